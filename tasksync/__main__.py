@@ -1,0 +1,5 @@
+"""``python -m tasksync``: the same as the ``tasksync`` command."""
+
+from tasksync.cli import run
+
+run()

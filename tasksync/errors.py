@@ -1,0 +1,114 @@
+"""The exceptions tasksync raises, in one tree.
+
+    TasksyncError                 anything tasksync reports to a user (exit 1, no traceback)
+    +-- ConfigError               the task file is invalid; carries every Problem found
+    +-- PlanFileError             a saved plan cannot be read or does not fit this version
+    +-- UnsafePlanError           the plan changes more tasks than the safety limits allow
+    +-- ApiError                  the Apify API answered with an error or could not be reached
+        +-- AuthError             401/403: missing, unknown or revoked token, or no permission
+        +-- NotFoundError         404: the task (or Actor) does not exist or is not visible
+        +-- ConflictError         409: e.g. a task name already taken
+        +-- InvalidRequestError   other 4xx: the API refused the request as invalid
+        +-- RateLimitedError      429 after every retry
+        +-- ServerError           5xx after every retry
+        +-- TransportError        connection failures, timeouts, unreadable answers
+
+Every ``ApiError`` carries the HTTP status (``None`` for transport errors), Apify's ``error.type``
+and message, and how many attempts were made. Messages never contain the API token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class TasksyncError(Exception):
+    """Base of every error tasksync reports to its user."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem in a task file, with where it is."""
+
+    file: str
+    line: int | None
+    column: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(TasksyncError):
+    """The task file is invalid. ``problems`` lists everything found, not only the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        count = len(problems)
+        lines = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{count} problem{'s' if count != 1 else ''} in the task file:\n{lines}")
+
+
+class PlanFileError(TasksyncError):
+    """A saved plan cannot be used."""
+
+
+class UnsafePlanError(TasksyncError):
+    """The plan would change too many tasks at once."""
+
+
+class ApiError(TasksyncError):
+    """The Apify API answered with an error, or could not be reached."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        type: str | None = None,
+        attempts: int = 1,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.type = type
+        self.attempts = attempts
+
+    @property
+    def kind(self) -> str:
+        """A short machine name for reports: the Apify ``error.type`` or the class name."""
+        return self.type or type(self).__name__
+
+
+class AuthError(ApiError):
+    pass
+
+
+class NotFoundError(ApiError):
+    pass
+
+
+class ConflictError(ApiError):
+    pass
+
+
+class InvalidRequestError(ApiError):
+    pass
+
+
+class RateLimitedError(ApiError):
+    pass
+
+
+class ServerError(ApiError):
+    pass
+
+
+class TransportError(ApiError):
+    pass
