@@ -8,6 +8,7 @@ user's (a bad file, a revoked token) are printed as one paragraph, never as a tr
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -15,7 +16,13 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import IO
 
-from tasksync.errors import TasksyncError
+from tasksync import core, report
+from tasksync.core import Settings
+from tasksync.engine import Interrupt, Interrupted
+from tasksync.errors import PlanFileError, TasksyncError
+from tasksync.planning import Plan
+from tasksync.report import Report
+from tasksync.runner import Runner, write_atomic
 
 
 class ExitStatus(IntEnum):
@@ -82,6 +89,167 @@ def _cmd_emulator(args: argparse.Namespace, env: Env) -> int:
     return command.run(args, env.stdout)
 
 
+def _settings(args: argparse.Namespace, env: Env) -> Settings:
+    return Settings.from_environ(
+        env.environ,
+        token_file=args.token_file,
+        api_url=args.api_url,
+        concurrency=args.concurrency,
+        max_rate=args.max_rate,
+    )
+
+
+def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
+    settings = _settings(args, env)
+    runner = Runner(env)
+    the_plan = runner.run(
+        lambda interrupt: core.plan(
+            args.file,
+            settings=settings,
+            environ=env.environ,
+            rotate_secrets=args.rotate_secrets,
+            progress=runner.progress,
+            interrupt=interrupt,
+        )
+    )[0]
+    if args.format == "json":
+        env.print(json.dumps(the_plan.to_json(include_payloads=False), indent=2))
+    elif args.format == "markdown":
+        env.stdout.write(report.plan_markdown(the_plan))
+    else:
+        env.print(report.plan_text(the_plan, color=bool(env.stdout_isatty)))
+    if args.out:
+        write_atomic(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n")
+        env.stderr.write(
+            f"Saved the plan to {args.out}; apply it with `tasksync apply {args.out}`.\n"
+        )
+    if the_plan.has_errors:
+        return ExitStatus.ERROR
+    if args.detailed_exitcode and the_plan.has_changes:
+        return ExitStatus.CHANGES
+    return ExitStatus.OK
+
+
+def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
+    settings = _settings(args, env)
+    runner = Runner(env)
+    saved = _read_saved_plan(args.file, env)
+
+    async def work(interrupt: Interrupt) -> Report | None:
+        async with settings.client() as client:
+            if saved is not None:
+                the_plan = saved
+            else:
+                try:
+                    the_plan, _ = await core.plan(
+                        args.file,
+                        settings=settings,
+                        environ=env.environ,
+                        rotate_secrets=args.rotate_secrets,
+                        progress=runner.progress,
+                        interrupt=interrupt,
+                        client=client,
+                    )
+                except Interrupted:
+                    moment = report.now()
+                    return Report(
+                        command="apply",
+                        started_at=moment,
+                        ended_at=moment,
+                        results=[],
+                        requests=client.stats.as_dict(),
+                        interrupted=True,
+                        error="interrupted while reading the live tasks; nothing was changed",
+                        source=args.file,
+                    )
+            env.print(report.plan_text(the_plan, color=bool(env.stdout_isatty)))
+            if not the_plan.has_changes:
+                result = await core.apply(the_plan, settings=settings, client=client)
+                return result
+            the_plan.raise_if_unsafe(force=args.force)
+            if not _confirmed(args, env):
+                return None
+            return await core.apply(
+                the_plan,
+                settings=settings,
+                create_missing=args.create_missing,
+                check_stale=saved is not None,
+                progress=runner.progress,
+                interrupt=interrupt,
+                client=client,
+            )
+
+    result = runner.run(work)
+    if result is None:
+        env.error("apply cancelled; nothing was changed")
+        return ExitStatus.ERROR
+    _publish(result, args, env)
+    if result.interrupted:
+        return ExitStatus.INTERRUPTED
+    return ExitStatus.OK if result.ok else ExitStatus.ERROR
+
+
+def _read_saved_plan(path: str, env: Env) -> Plan | None:
+    """The saved plan at ``path``, or None when ``path`` is a task file."""
+    if not path.endswith(".json"):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+    except OSError as exc:
+        raise TasksyncError(f"cannot read the plan file {path}: {exc.strerror}") from None
+    except ValueError as exc:
+        raise PlanFileError(f"{path} is not valid JSON: {exc}") from None
+    return Plan.from_json(doc, environ=env.environ)
+
+
+def _confirmed(args: argparse.Namespace, env: Env) -> bool:
+    if args.yes:
+        return True
+    if not env.stdin_isatty:
+        raise TasksyncError(
+            "apply needs confirmation: there is no terminal to ask on, so pass --yes "
+            "(review the plan above first)"
+        )
+    env.stdout.write("Apply these changes? Only 'yes' is accepted: ")
+    env.stdout.flush()
+    return env.stdin.readline().strip() == "yes"
+
+
+def _publish(result: Report, args: argparse.Namespace, env: Env) -> None:
+    env.print(report.report_text(result))
+    if args.report:
+        write_atomic(args.report, json.dumps(result.to_json(), indent=2) + "\n")
+        env.print(f"Report written to {args.report}")
+    markdown = report.report_markdown(result)
+    if args.summary:
+        write_atomic(args.summary, markdown)
+    step_summary = env.environ.get("GITHUB_STEP_SUMMARY")
+    if step_summary:
+        with open(step_summary, "a", encoding="utf-8") as f:
+            f.write(markdown + "\n")
+
+
+def _cmd_demo(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import demo
+
+    return demo.run(env, file=args.file)
+
+
+def _add_api_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--api-url", help="API base URL (default: $APIFY_API_BASE_URL or Apify's)")
+    p.add_argument("--token-file", help="read the API token from this file (else $APIFY_TOKEN)")
+    p.add_argument("--concurrency", type=int, default=16, help="parallel requests (default 16)")
+    p.add_argument(
+        "--max-rate", type=float, help="at most this many requests per second (default: adaptive)"
+    )
+    p.add_argument(
+        "--rotate-secrets",
+        action="store_true",
+        help="send secret input values even when the API only shows them encrypted",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tasksync",
@@ -93,6 +261,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", help="the task file (YAML)")
     p.set_defaults(run=_cmd_validate)
 
+    p = sub.add_parser("plan", help="show what apply would change (the dry run; writes nothing)")
+    p.add_argument("file", help="the task file (YAML)")
+    p.add_argument("--out", help="save the plan as JSON, for `tasksync apply PLAN.json`")
+    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
+    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    _add_api_arguments(p)
+    p.set_defaults(run=_cmd_plan)
+
+    p = sub.add_parser("apply", help="plan, confirm, and change the tasks")
+    p.add_argument("file", help="the task file (YAML), or a plan saved by `plan --out` (.json)")
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    p.add_argument("--force", action="store_true", help="override the safety limits")
+    p.add_argument(
+        "--create-missing", action="store_true", help="create tasks that do not exist yet"
+    )
+    p.add_argument("--report", help="write the JSON report to this file")
+    p.add_argument("--summary", help="write the Markdown summary to this file")
+    _add_api_arguments(p)
+    p.set_defaults(run=_cmd_apply)
+
     p = sub.add_parser("schema", help="print the JSON Schema of the task file")
     p.set_defaults(run=_cmd_schema)
 
@@ -101,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     emulator_command.add_arguments(p)
     p.set_defaults(run=_cmd_emulator)
+
+    p = sub.add_parser("demo", help="plan and apply the example file against a built-in emulator")
+    p.add_argument("file", nargs="?", help="task file (default: the bundled example)")
+    p.set_defaults(run=_cmd_demo)
     return parser
 
 
@@ -109,16 +301,16 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse exits 2 on usage errors; keep 2 for "usage"
-        return int(exc.code or 0)
+    except SystemExit as exc:  # argparse exits 2 on usage errors; 2 means "changes" here
+        return ExitStatus.OK if not exc.code else ExitStatus.ERROR
     run_command: Command = args.run
     try:
         return run_command(args, env)
     except TasksyncError as exc:
         env.error(str(exc))
         return ExitStatus.ERROR
-    except KeyboardInterrupt:
-        env.error("interrupted")
+    except (KeyboardInterrupt, Interrupted):
+        env.error("interrupted; nothing more was done")
         return ExitStatus.INTERRUPTED
 
 

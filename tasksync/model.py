@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, Literal
 
 JSON = Any
@@ -131,7 +131,7 @@ class RemoteTask:
         return str(value) if value is not None else None
 
 
-class ChangeKind(str, Enum):
+class ChangeKind(StrEnum):
     ADD = "add"
     REMOVE = "remove"
     CHANGE = "change"
@@ -151,7 +151,7 @@ class FieldChange:
     new: JSON = None
 
 
-class Action(str, Enum):
+class Action(StrEnum):
     """What a plan does with one task."""
 
     NOOP = "noop"
@@ -177,10 +177,10 @@ class TaskChange:
     payload: Mapping[str, JSON] = field(default_factory=dict)
     error: str | None = None
     secret_refs: Mapping[str, str] = field(default_factory=dict)
-    """JSON Pointers into ``payload`` whose values came from the environment -> ``${VAR}`` template."""
+    """Pointers into ``payload`` of values from the environment -> their ``${VAR}`` template."""
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     """How one task ended in an apply."""
 
     UNCHANGED = "unchanged"

@@ -1,0 +1,353 @@
+"""The diff engine: (TaskSpec, RemoteTask) -> TaskChange. Pure: no I/O, no clock, no randomness.
+
+Rules (DESIGN.md, "Diff semantics"):
+
+- JSON values compare type-strictly: ``True`` is not ``1`` and ``1`` is not ``1.0``; mapping key
+  order does not matter, list order does.
+- Options are compared per declared key; ``None`` means "unset", and an absent remote key is unset.
+- ``inputMode: replace`` makes the declared input the whole input; ``merge`` manages only the
+  declared keys (mappings deep-merged into the remote input).
+- ``ignore`` pointers are neither compared nor changed: their remote value goes into the payload.
+- A remote ``ENCRYPTED_VALUE:...`` string is Apify's encrypted secret; it cannot be compared with
+  the file's plaintext, so it is not drift unless ``rotate_secrets`` is set.
+- The payload carries only the changed top-level fields; ``options`` complete (remote overlaid
+  with the changes, ``None`` for keys to unset) and ``input`` whole, so it is right whether the API
+  merges or replaces ``options``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from tasksync.model import (
+    JSON,
+    Action,
+    ChangeKind,
+    FieldChange,
+    RemoteTask,
+    TaskChange,
+    TaskSpec,
+)
+
+ENCRYPTED_PREFIX = "ENCRYPTED_VALUE:"
+MASK = "<sensitive>"
+
+_MISSING: Any = object()
+
+
+# -- JSON values -------------------------------------------------------------------------------
+
+
+def json_equal(a: JSON, b: JSON) -> bool:
+    """Type-strict JSON equality (``True != 1``, ``1 != 1.0``, key order ignored)."""
+    ta = type(a)
+    if ta is not type(b):
+        return False
+    if ta is dict:
+        if len(a) != len(b):
+            return False
+        for key, value in a.items():
+            other = b.get(key, _MISSING)
+            if other is _MISSING or not json_equal(value, other):
+                return False
+        return True
+    if ta is list:
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def _same(remote: JSON, desired: JSON, rotate_secrets: bool) -> bool:
+    """``json_equal``, except that an encrypted remote secret matches any desired string."""
+    if (
+        not rotate_secrets
+        and type(remote) is str
+        and type(desired) is str
+        and remote.startswith(ENCRYPTED_PREFIX)
+    ):
+        return True
+    tr = type(remote)
+    if tr is not type(desired):
+        return False
+    if tr is dict:
+        if len(remote) != len(desired):
+            return False
+        for key, value in desired.items():
+            other = remote.get(key, _MISSING)
+            if other is _MISSING or not _same(other, value, rotate_secrets):
+                return False
+        return True
+    if tr is list:
+        return len(remote) == len(desired) and all(
+            _same(r, d, rotate_secrets) for r, d in zip(remote, desired, strict=True)
+        )
+    return bool(remote == desired)
+
+
+def deep_merge(base: JSON, overlay: JSON) -> JSON:
+    """Mappings merge recursively (overlay wins); lists and scalars are replaced. Copies nothing
+    that it does not change: callers treat the result as read-only or copy it."""
+    if type(base) is not dict or type(overlay) is not dict:
+        return overlay
+    merged = dict(base)
+    for key, value in overlay.items():
+        merged[key] = deep_merge(base[key], value) if key in base else value
+    return merged
+
+
+# -- JSON Pointers (RFC 6901) ------------------------------------------------------------------
+
+
+def pointer_tokens(pointer: str) -> list[str]:
+    if not pointer:
+        return []
+    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
+
+
+def escape_token(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def resolve(doc: JSON, tokens: list[str]) -> JSON:
+    """The value at ``tokens`` inside ``doc``, or ``_MISSING``."""
+    node = doc
+    for token in tokens:
+        if type(node) is dict:
+            node = node.get(token, _MISSING)
+            if node is _MISSING:
+                return _MISSING
+        elif type(node) is list and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return _MISSING
+    return node
+
+
+def _place(doc: JSON, tokens: list[str], value: JSON) -> None:
+    """Set (or, for ``_MISSING``, delete) the value at ``tokens`` in ``doc``, in place, creating
+    intermediate mappings as needed. Positions that cannot exist (a list index out of range, a
+    scalar parent) are left alone."""
+    node = doc
+    for token in tokens[:-1]:
+        if type(node) is dict:
+            child = node.get(token, _MISSING)
+            if child is _MISSING:
+                if value is _MISSING:
+                    return
+                child = node[token] = {}
+            node = child
+        elif type(node) is list and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return
+    last = tokens[-1]
+    if type(node) is dict:
+        if value is _MISSING:
+            node.pop(last, None)
+        else:
+            node[last] = value
+    elif type(node) is list and last.isdigit() and int(last) < len(node) and value is not _MISSING:
+        node[int(last)] = value
+
+
+def _covered(path: str, pointers: frozenset[str] | tuple[str, ...]) -> bool:
+    """True when ``path`` is one of ``pointers`` or lies below one of them."""
+    return any(path == p or path.startswith(p + "/") for p in pointers)
+
+
+def mask(value: JSON, path: str, sensitive: frozenset[str]) -> JSON:
+    """``value`` (found at ``path``) with every sensitive part replaced by ``MASK``."""
+    if not sensitive:
+        return value
+    if _covered(path, sensitive):
+        return MASK
+    if not any(p.startswith(path + "/") for p in sensitive):
+        return value
+    if type(value) is dict:
+        return {k: mask(v, f"{path}/{escape_token(k)}", sensitive) for k, v in value.items()}
+    if type(value) is list:
+        return [mask(v, f"{path}/{i}", sensitive) for i, v in enumerate(value)]
+    return value
+
+
+# -- field changes ------------------------------------------------------------------------------
+
+
+def _walk(
+    old: JSON, new: JSON, path: str, rotate_secrets: bool, sensitive: frozenset[str]
+) -> Iterator[FieldChange]:
+    """Field changes turning ``old`` into ``new``, descending into mappings only."""
+    if type(old) is dict and type(new) is dict:
+        for key, value in new.items():
+            sub = f"{path}/{escape_token(key)}"
+            if key not in old:
+                yield FieldChange(sub, ChangeKind.ADD, None, mask(value, sub, sensitive))
+            else:
+                yield from _walk(old[key], value, sub, rotate_secrets, sensitive)
+        for key, value in old.items():
+            if key not in new:
+                sub = f"{path}/{escape_token(key)}"
+                yield FieldChange(sub, ChangeKind.REMOVE, mask(value, sub, sensitive), None)
+    elif not _same(old, new, rotate_secrets):
+        yield FieldChange(
+            path, ChangeKind.CHANGE, mask(old, path, sensitive), mask(new, path, sensitive)
+        )
+
+
+def _under(prefix: str, pointers: tuple[str, ...]) -> list[list[str]]:
+    """Tokens (below ``prefix``) of the pointers that start with ``prefix``."""
+    return [pointer_tokens(p)[1:] for p in pointers if p == prefix or p.startswith(prefix + "/")]
+
+
+def _desired_input(spec: TaskSpec, remote_input: JSON) -> JSON:
+    declared = spec.desired["input"]
+    if spec.input_mode == "merge" and type(remote_input) is dict:
+        target = copy.deepcopy(deep_merge(remote_input, declared))
+    else:
+        target = copy.deepcopy(declared)
+    for tokens in _under("/input", spec.ignore):
+        if not tokens:
+            return copy.deepcopy(remote_input)
+        kept = resolve(remote_input, tokens)
+        _place(target, tokens, kept if kept is _MISSING else copy.deepcopy(kept))
+    return target
+
+
+def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = False) -> TaskChange:
+    """Compare one task's desired state with its live state."""
+    data = remote.data
+    desired = spec.desired
+    changes: list[FieldChange] = []
+    payload: dict[str, JSON] = {}
+    sensitive = spec.sensitive
+
+    for name in ("title", "description"):
+        if name in desired:
+            have = data.get(name)
+            want = desired[name]
+            if not json_equal(have, want):
+                changes.append(
+                    FieldChange(
+                        f"/{name}",
+                        ChangeKind.CHANGE,
+                        mask(have, f"/{name}", sensitive),
+                        mask(want, f"/{name}", sensitive),
+                    )
+                )
+                payload[name] = want
+
+    if "options" in desired and not _covered("/options", spec.ignore):
+        remote_options = data.get("options") or {}
+        ignored = {t[0] for t in _under("/options", spec.ignore) if t}
+        changed: dict[str, JSON] = {}
+        for key, want in desired["options"].items():
+            if key in ignored:
+                continue
+            have = remote_options.get(key)
+            if not json_equal(have, want):
+                path = f"/options/{escape_token(key)}"
+                kind = (
+                    ChangeKind.ADD
+                    if have is None
+                    else ChangeKind.REMOVE
+                    if want is None
+                    else ChangeKind.CHANGE
+                )
+                changes.append(
+                    FieldChange(
+                        path, kind, mask(have, path, sensitive), mask(want, path, sensitive)
+                    )
+                )
+                changed[key] = want
+        if changed:
+            payload["options"] = {**remote_options, **changed}
+
+    if "input" in desired:
+        remote_input = data.get("input")
+        target = _desired_input(spec, remote_input)
+        if not _same(remote_input, target, rotate_secrets):
+            old = {} if remote_input is None and type(target) is dict and target else remote_input
+            changes.extend(_walk(old, target, "/input", rotate_secrets, sensitive))
+            payload["input"] = target
+
+    if not payload:
+        return TaskChange(
+            key=spec.key, action=Action.NOOP, task_id=remote.id, modified_at=remote.modified_at
+        )
+    return TaskChange(
+        key=spec.key,
+        action=Action.UPDATE,
+        task_id=remote.id,
+        modified_at=remote.modified_at,
+        changes=tuple(changes),
+        payload=payload,
+        secret_refs=_secret_refs(spec, payload),
+    )
+
+
+def create_task(spec: TaskSpec) -> TaskChange:
+    """The change that creates a missing task from its spec (needs ``actor`` and a name)."""
+    if spec.actor is None:
+        return TaskChange(
+            key=spec.key,
+            action=Action.ERROR,
+            error="task not found (add `actor:` to the entry to create it)",
+        )
+    if spec.ref.name is None:
+        return TaskChange(
+            key=spec.key,
+            action=Action.ERROR,
+            error="task not found, and a task given by ID cannot be created: name it instead",
+        )
+    payload: dict[str, JSON] = {"actId": spec.actor, "name": spec.ref.name}
+    changes = [FieldChange("/name", ChangeKind.ADD, None, spec.ref.name)]
+    for name in ("title", "description", "options", "input"):
+        if name not in spec.desired:
+            continue
+        value = spec.desired[name]
+        if name == "options":
+            value = {k: v for k, v in value.items() if v is not None}
+        payload[name] = copy.deepcopy(value)
+        path = f"/{name}"
+        if type(value) is dict:
+            changes.extend(_walk({}, value, path, False, spec.sensitive))
+        else:
+            changes.append(
+                FieldChange(path, ChangeKind.ADD, None, mask(value, path, spec.sensitive))
+            )
+    return TaskChange(
+        key=spec.key,
+        action=Action.CREATE,
+        changes=tuple(changes),
+        payload=payload,
+        secret_refs=_secret_refs(spec, payload),
+    )
+
+
+def _secret_refs(spec: TaskSpec, payload: Mapping[str, JSON]) -> dict[str, str]:
+    return {
+        pointer: template
+        for pointer, template in spec.env_refs.items()
+        if resolve(payload, pointer_tokens(pointer)) is not _MISSING
+    }
+
+
+def verify(payload: Mapping[str, JSON], task: Mapping[str, JSON]) -> list[str]:
+    """Where the task returned by the API differs from the payload it was sent; [] if converged.
+
+    Options compare per key (``None`` = unset); encrypted secrets match any string.
+    """
+    problems: list[str] = []
+    for name, want in payload.items():
+        if name in ("actId",):
+            continue
+        have = task.get(name)
+        if name == "options":
+            have_options = have or {}
+            for key, value in want.items():
+                if not json_equal(have_options.get(key), value):
+                    problems.append(f"/options/{escape_token(key)}")
+        elif not _same(have, want, False):
+            problems.append(f"/{name}")
+    return problems

@@ -1,0 +1,269 @@
+"""The Plan: every task's planned change, with counts, a safety check, and a saved form.
+
+``make_plan`` is pure: it turns specs and what the refresh found into a Plan. ``Plan.to_json`` /
+``Plan.from_json`` give the versioned saved plan that ``apply plan.json`` executes exactly. A saved
+plan never holds a secret: each value that came from the environment is stored as its ``${VAR}``
+template plus a salted, slow hash, and is re-read from the environment when the plan is loaded; a
+task whose secret no longer matches is marked stale. A checksum guards against edits.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tasksync import config
+from tasksync.diff import create_task, diff_task, pointer_tokens, resolve
+from tasksync.errors import (
+    ApiError,
+    ConfigError,
+    NotFoundError,
+    PlanFileError,
+    UnsafePlanError,
+)
+from tasksync.model import JSON, Action, ChangeKind, FieldChange, RemoteTask, TaskChange, TaskSpec
+
+FORMAT_VERSION = 1
+_HASH_ITERATIONS = 100_000
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What ``apply`` would do. ``stale`` maps task keys to why they must not be applied."""
+
+    changes: tuple[TaskChange, ...]
+    source: str | None = None
+    safety: config.Safety = field(default_factory=config.Safety)
+    stale: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        found = Counter(c.action.value for c in self.changes)
+        return {action.value: found.get(action.value, 0) for action in Action}
+
+    @property
+    def to_apply(self) -> list[TaskChange]:
+        return [c for c in self.changes if c.action in (Action.UPDATE, Action.CREATE)]
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action in (Action.UPDATE, Action.CREATE) for c in self.changes)
+
+    @property
+    def has_errors(self) -> bool:
+        return any(c.action is Action.ERROR for c in self.changes)
+
+    def raise_if_unsafe(self, force: bool = False) -> None:
+        """Refuse a plan that would change too large a share of the tasks at once."""
+        total = len(self.changes)
+        changed = len(self.to_apply)
+        limit = self.safety.max_changed_fraction
+        if force or total < self.safety.min_tasks or total == 0 or changed / total <= limit:
+            return
+        raise UnsafePlanError(
+            f"the plan changes {changed} of {total} tasks ({changed / total:.0%}), more than the "
+            f"safety limit of {limit:.0%} (safety.maxChangedFraction, checked from "
+            f"{self.safety.min_tasks} tasks on). Review the plan; if it is intended, run again "
+            "with --force or raise the limit in the file."
+        )
+
+    # -- saved form -----------------------------------------------------------------------------
+
+    def to_json(self, *, include_payloads: bool = True) -> dict[str, Any]:
+        """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts."""
+        salt = os.urandom(16)
+        cache: dict[str, str] = {}
+        tasks = []
+        for change in self.changes:
+            entry: dict[str, Any] = {
+                "key": change.key,
+                "action": change.action.value,
+                "taskId": change.task_id,
+                "modifiedAt": change.modified_at,
+                "changes": [change_json(c) for c in change.changes],
+            }
+            if change.error is not None:
+                entry["error"] = change.error
+            if include_payloads and change.payload:
+                payload, secrets = _seal(change, salt, cache)
+                entry["payload"] = payload
+                if secrets:
+                    entry["secrets"] = secrets
+            tasks.append(entry)
+        doc: dict[str, Any] = {
+            "formatVersion": FORMAT_VERSION,
+            "kind": "tasksync-plan",
+            "source": self.source,
+            "safety": {
+                "maxChangedFraction": self.safety.max_changed_fraction,
+                "minTasks": self.safety.min_tasks,
+            },
+            "counts": self.counts,
+            "tasks": tasks,
+        }
+        if include_payloads:
+            doc["salt"] = salt.hex()
+            doc["checksum"] = _checksum(doc)
+        return doc
+
+    @classmethod
+    def from_json(cls, doc: Any, *, environ: Mapping[str, str]) -> Plan:
+        """Load a saved plan, re-reading its secrets from ``environ``."""
+        if not isinstance(doc, dict) or doc.get("kind") != "tasksync-plan":
+            raise PlanFileError("this is not a tasksync plan file")
+        version = doc.get("formatVersion")
+        if version != FORMAT_VERSION:
+            raise PlanFileError(
+                f"the plan has formatVersion {version!r}; this tasksync reads {FORMAT_VERSION}"
+            )
+        if "checksum" not in doc or "salt" not in doc:
+            raise PlanFileError("the plan has no payloads: save it with `tasksync plan --out`")
+        if doc["checksum"] != _checksum({k: v for k, v in doc.items() if k != "checksum"}):
+            raise PlanFileError("the plan file was modified after it was saved (checksum mismatch)")
+        try:
+            salt = bytes.fromhex(doc["salt"])
+            safety = config.Safety(
+                max_changed_fraction=float(doc["safety"]["maxChangedFraction"]),
+                min_tasks=int(doc["safety"]["minTasks"]),
+            )
+            changes: list[TaskChange] = []
+            stale: dict[str, str] = {}
+            cache: dict[tuple[str, str], str] = {}
+            for entry in doc["tasks"]:
+                change, reason = _unseal(entry, salt, environ, cache)
+                changes.append(change)
+                if reason:
+                    stale[change.key] = reason
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlanFileError(
+                f"the plan file is malformed ({type(exc).__name__}: {exc})"
+            ) from exc
+        return cls(tuple(changes), source=doc.get("source"), safety=safety, stale=stale)
+
+
+def make_plan(
+    specs: Sequence[TaskSpec],
+    remotes: Sequence[RemoteTask | ApiError],
+    *,
+    source: str | None = None,
+    safety: config.Safety | None = None,
+    rotate_secrets: bool = False,
+) -> Plan:
+    """Diff every spec against what the refresh found for it (a task, or the error it got)."""
+    keys_by_id: dict[str, list[str]] = {}
+    for spec, remote in zip(specs, remotes, strict=True):
+        if isinstance(remote, RemoteTask):
+            keys_by_id.setdefault(remote.id, []).append(spec.key)
+    changes: list[TaskChange] = []
+    for spec, remote in zip(specs, remotes, strict=True):
+        if isinstance(remote, NotFoundError):
+            changes.append(create_task(spec))
+        elif isinstance(remote, ApiError):
+            changes.append(TaskChange(key=spec.key, action=Action.ERROR, error=str(remote)))
+        elif len(keys_by_id[remote.id]) > 1:
+            others = ", ".join(k for k in keys_by_id[remote.id] if k != spec.key)
+            changes.append(
+                TaskChange(
+                    key=spec.key,
+                    action=Action.ERROR,
+                    task_id=remote.id,
+                    error=f"resolves to the same task ({remote.id}) as {others}",
+                )
+            )
+        else:
+            changes.append(diff_task(spec, remote, rotate_secrets=rotate_secrets))
+    return Plan(tuple(changes), source=source, safety=safety or config.Safety())
+
+
+# -- secrets in saved plans ----------------------------------------------------------------------
+
+
+def _hash(value: str, salt: bytes) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", value.encode(), salt, _HASH_ITERATIONS)
+    return "pbkdf2-sha256:" + digest.hex()
+
+
+def _seal(
+    change: TaskChange, salt: bytes, cache: dict[str, str]
+) -> tuple[dict[str, JSON], list[dict[str, str]]]:
+    payload = copy.deepcopy(dict(change.payload))
+    secrets = []
+    for pointer, template in change.secret_refs.items():
+        tokens = pointer_tokens(pointer)
+        value = resolve(payload, tokens)
+        if not isinstance(value, str):
+            continue
+        if value not in cache:
+            cache[value] = _hash(value, salt)
+        _set(payload, tokens, template)
+        secrets.append({"path": pointer, "template": template, "hash": cache[value]})
+    return payload, secrets
+
+
+def _unseal(
+    entry: dict[str, Any],
+    salt: bytes,
+    environ: Mapping[str, str],
+    cache: dict[tuple[str, str], str],
+) -> tuple[TaskChange, str | None]:
+    payload = copy.deepcopy(entry.get("payload") or {})
+    refs: dict[str, str] = {}
+    reason = None
+    for secret in entry.get("secrets", ()):
+        pointer, template = secret["path"], secret["template"]
+        refs[pointer] = template
+        try:
+            value = config.expand(template, environ)
+        except ConfigError as exc:
+            reason = f"{template} cannot be read from the environment ({exc.problems[0].message})"
+            continue
+        key = (template, value)
+        if key not in cache:
+            cache[key] = _hash(value, salt)
+        if not hmac.compare_digest(cache[key], secret["hash"]):
+            reason = f"the value of {template} changed since the plan was made"
+        _set(payload, pointer_tokens(pointer), value)
+    change = TaskChange(
+        key=entry["key"],
+        action=Action(entry["action"]),
+        task_id=entry.get("taskId"),
+        modified_at=entry.get("modifiedAt"),
+        changes=tuple(
+            FieldChange(c["path"], ChangeKind(c["kind"]), c.get("old"), c.get("new"))
+            for c in entry["changes"]
+        ),
+        payload=payload,
+        error=entry.get("error"),
+        secret_refs=refs,
+    )
+    return change, reason
+
+
+def _set(doc: Any, tokens: list[str], value: JSON) -> None:
+    parent = resolve(doc, tokens[:-1])
+    if isinstance(parent, dict):
+        parent[tokens[-1]] = value
+    elif isinstance(parent, list):
+        parent[int(tokens[-1])] = value
+
+
+def change_json(change: FieldChange) -> dict[str, JSON]:
+    """The JSON form of a field change (``old`` only when it existed, ``new`` only when it will)."""
+    out: dict[str, JSON] = {"path": change.path, "kind": change.kind.value}
+    if change.kind is not ChangeKind.ADD:
+        out["old"] = change.old
+    if change.kind is not ChangeKind.REMOVE:
+        out["new"] = change.new
+    return out
+
+
+def _checksum(doc: Mapping[str, Any]) -> str:
+    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

@@ -1,0 +1,83 @@
+"""Running a command's async work from the synchronous command line: event loop, signals, files.
+
+``Runner.run`` starts the event loop, turns the first SIGINT/SIGTERM into a graceful stop (no new
+requests; in-flight ones may finish for ``grace`` seconds) and a second one into cancellation of
+what is in flight. ``write_atomic`` writes report and plan files so that a reader never sees half
+of one, even when the process is killed while writing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, TypeVar
+
+import anyio
+
+from tasksync.engine import Interrupt
+from tasksync.progress import ProgressPrinter
+
+if TYPE_CHECKING:
+    from tasksync.cli import Env
+
+T = TypeVar("T")
+
+
+class Runner:
+    def __init__(self, env: Env, *, grace: float = 10.0) -> None:
+        self.env = env
+        self.grace = grace
+        self.progress = ProgressPrinter(env.stderr, tty=bool(env.stdout_isatty))
+
+    def run(self, work: Callable[[Interrupt], Awaitable[T]]) -> T:
+        return anyio.run(self._main, work)
+
+    async def _main(self, work: Callable[[Interrupt], Awaitable[T]]) -> T:
+        interrupt = Interrupt()
+        if threading.current_thread() is not threading.main_thread():
+            return await work(interrupt)  # signals can only be received on the main thread
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._watch_signals, interrupt)
+            result = await work(interrupt)
+            tg.cancel_scope.cancel()
+        return result
+
+    async def _watch_signals(self, interrupt: Interrupt) -> None:
+        with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async with anyio.create_task_group() as tg:
+                async for signum in signals:
+                    name = signal.Signals(signum).name
+                    if not interrupt.stopping:
+                        self.env.stderr.write(
+                            f"\n{name}: stopping; no new requests start, in-flight ones get "
+                            f"{self.grace:.0f}s to finish (send it again to cancel them now)\n"
+                        )
+                        interrupt.request_stop()
+                        tg.start_soon(self._cancel_later, interrupt)
+                    else:
+                        self.env.stderr.write(f"\n{name}: cancelling in-flight requests\n")
+                        interrupt.cancel_now()
+
+    async def _cancel_later(self, interrupt: Interrupt) -> None:
+        await anyio.sleep(self.grace)
+        interrupt.cancel_now()
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tasksync-", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise

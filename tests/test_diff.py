@@ -1,0 +1,298 @@
+"""The diff engine: examples for each rule, and the two laws as hypothesis properties.
+
+Laws: applying a change's payload to the remote task (under either options semantics the API may
+have) yields the desired state, and planning again afterwards shows no changes.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tasksync.diff import (
+    ENCRYPTED_PREFIX,
+    MASK,
+    deep_merge,
+    diff_task,
+    json_equal,
+    pointer_tokens,
+    resolve,
+    verify,
+)
+from tasksync.model import OPTION_KEYS, Action, ChangeKind, RemoteTask, TaskRef, TaskSpec
+
+_MISSING = resolve({}, ["absent"])
+
+
+def remote(**fields: Any) -> RemoteTask:
+    data = {
+        "id": "a" * 17,
+        "name": "t",
+        "username": "janedoe",
+        "modifiedAt": "2026-01-01T00:00:00.000Z",
+    }
+    data.update(fields)
+    return RemoteTask(data)
+
+
+def spec(**kwargs: Any) -> TaskSpec:
+    desired = {
+        k: kwargs.pop(k) for k in ("options", "input", "title", "description") if k in kwargs
+    }
+    return TaskSpec(ref=TaskRef.parse("janedoe~t"), desired=desired, **kwargs)
+
+
+def server_put(
+    task: dict[str, Any], payload: dict[str, Any], options_semantics: str
+) -> dict[str, Any]:
+    """What the API does with a PUT body (CONTRACT.md section 6), in either reading."""
+    after = copy.deepcopy(task)
+    for key, value in payload.items():
+        if key == "options" and options_semantics == "merge" and value is not None:
+            merged = dict(after.get("options") or {})
+            for k, v in value.items():
+                if v is None:
+                    merged.pop(k, None)
+                else:
+                    merged[k] = v
+            after["options"] = merged
+        else:
+            after[key] = copy.deepcopy(value)
+    return after
+
+
+# -- examples --------------------------------------------------------------------------------------
+
+
+def test_json_equal_is_type_strict() -> None:
+    assert not json_equal(True, 1)
+    assert not json_equal(1, 1.0)
+    assert not json_equal({"a": [1, True]}, {"a": [1, 1]})
+    assert json_equal({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1})
+    assert not json_equal([1, 2], [2, 1])
+    assert not json_equal(None, {})
+
+
+def test_unchanged_task_is_noop_and_unmanaged_fields_are_ignored() -> None:
+    r = remote(options={"build": "latest", "memoryMbytes": 1024}, input={"a": 1}, title="x")
+    change = diff_task(spec(options={"build": "latest"}, input={"a": 1}), r)
+    assert change.action is Action.NOOP
+    assert change.payload == {}
+
+
+def test_changed_option_sends_complete_options() -> None:
+    r = remote(options={"build": "latest", "memoryMbytes": 1024, "timeoutSecs": 60})
+    change = diff_task(spec(options={"memoryMbytes": 2048}), r)
+    assert change.action is Action.UPDATE
+    assert change.payload == {
+        "options": {"build": "latest", "memoryMbytes": 2048, "timeoutSecs": 60}
+    }
+    assert [(c.path, c.kind, c.old, c.new) for c in change.changes] == [
+        ("/options/memoryMbytes", ChangeKind.CHANGE, 1024, 2048)
+    ]
+
+
+def test_null_option_means_unset() -> None:
+    change = diff_task(spec(options={"maxItems": None}), remote(options={"maxItems": 10}))
+    assert change.payload == {"options": {"maxItems": None}}
+    assert change.changes[0].kind is ChangeKind.REMOVE
+    assert diff_task(spec(options={"maxItems": None}), remote(options={})).action is Action.NOOP
+    assert diff_task(spec(options={"maxItems": None}), remote(options=None)).action is Action.NOOP
+
+
+def test_option_type_strictness() -> None:
+    change = diff_task(
+        spec(options={"restartOnError": True}), remote(options={"restartOnError": 1})
+    )
+    assert change.action is Action.UPDATE
+
+
+def test_replace_mode_removes_undeclared_keys() -> None:
+    r = remote(input={"a": 1, "old": "x"})
+    change = diff_task(spec(input={"a": 1}), r)
+    assert change.payload == {"input": {"a": 1}}
+    assert [(c.path, c.kind) for c in change.changes] == [("/input/old", ChangeKind.REMOVE)]
+
+
+def test_merge_mode_keeps_undeclared_keys_and_deep_merges() -> None:
+    r = remote(input={"a": 1, "keep": True, "proxy": {"useApifyProxy": True, "groups": ["X"]}})
+    change = diff_task(spec(input={"proxy": {"groups": ["Y"]}}, input_mode="merge"), r)
+    assert change.payload == {
+        "input": {"a": 1, "keep": True, "proxy": {"useApifyProxy": True, "groups": ["Y"]}}
+    }
+    assert [c.path for c in change.changes] == ["/input/proxy/groups"]
+
+
+def test_ignored_pointer_keeps_remote_value() -> None:
+    r = remote(input={"a": 1, "cursor": 55}, options={"build": "beta"})
+    s = spec(
+        input={"a": 2}, options={"build": "latest"}, ignore=("/input/cursor", "/options/build")
+    )
+    change = diff_task(s, r)
+    assert change.payload == {"input": {"a": 2, "cursor": 55}}
+    assert diff_task(spec(input={"a": 1}, ignore=("/input/cursor",)), r).action is Action.NOOP
+    # An ignored path that the remote lacks is not added either.
+    change = diff_task(
+        spec(input={"a": 2, "cursor": 1}, ignore=("/input/cursor",)), remote(input={})
+    )
+    assert change.payload == {"input": {"a": 2}}
+
+
+def test_encrypted_secret_is_not_drift_but_is_sent_with_other_changes() -> None:
+    r = remote(input={"apiKey": ENCRYPTED_PREFIX + "abc", "q": "x"})
+    assert diff_task(spec(input={"apiKey": "s3cret", "q": "x"}), r).action is Action.NOOP
+    change = diff_task(spec(input={"apiKey": "s3cret", "q": "y"}), r)
+    assert change.payload == {"input": {"apiKey": "s3cret", "q": "y"}}
+    assert [c.path for c in change.changes] == ["/input/q"]
+    rotated = diff_task(spec(input={"apiKey": "s3cret", "q": "x"}), r, rotate_secrets=True)
+    assert rotated.payload == {"input": {"apiKey": "s3cret", "q": "x"}}
+
+
+def test_sensitive_values_are_masked_in_changes_but_not_in_payload() -> None:
+    s = spec(
+        input={"auth": {"password": "hunter2"}, "n": 1},
+        sensitive=frozenset({"/input/auth/password"}),
+    )
+    change = diff_task(s, remote(input={"auth": {"password": "old"}, "n": 1}))
+    assert [(c.path, c.old, c.new) for c in change.changes] == [
+        ("/input/auth/password", MASK, MASK)
+    ]
+    added = diff_task(s, remote(input=None))
+    assert "hunter2" not in repr(added.changes)
+    assert added.payload["input"]["auth"]["password"] == "hunter2"
+
+
+def test_keys_are_escaped_in_pointers() -> None:
+    change = diff_task(spec(input={"a/b": 1, "c~d": 2}), remote(input={}))
+    assert sorted(c.path for c in change.changes) == ["/input/a~1b", "/input/c~0d"]
+    assert resolve({"a/b": 1}, pointer_tokens("/a~1b")) == 1
+
+
+def test_title_and_description() -> None:
+    change = diff_task(spec(title="New", description="d"), remote(title="Old"))
+    assert change.payload == {"title": "New", "description": "d"}
+
+
+def test_verify_reports_what_did_not_converge() -> None:
+    payload = {"options": {"memoryMbytes": 2048, "maxItems": None}, "input": {"k": "s"}}
+    assert (
+        verify(payload, {"options": {"memoryMbytes": 2048}, "input": {"k": ENCRYPTED_PREFIX}}) == []
+    )
+    assert verify(payload, {"options": {"memoryMbytes": 1024}, "input": {"k": "t"}}) == [
+        "/options/memoryMbytes",
+        "/input",
+    ]
+
+
+# -- laws ------------------------------------------------------------------------------------
+
+keys = st.text(alphabet="abc/~_", min_size=1, max_size=3)
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-3, 3)
+    | st.floats(-2, 2, width=16)
+    | st.text("xy", max_size=2)
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(keys, inner, max_size=3),
+    max_leaves=8,
+)
+inputs = st.dictionaries(keys, values, max_size=4)
+option_values = st.none() | st.integers(0, 4) | st.booleans() | st.text("ab", max_size=1)
+options = st.dictionaries(st.sampled_from(OPTION_KEYS), option_values, max_size=4)
+
+
+def _paths(doc: Any, prefix: str) -> list[str]:
+    out = [prefix]
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += _paths(v, prefix + "/" + k.replace("~", "~0").replace("/", "~1"))
+    return out
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[TaskSpec, RemoteTask, str]:
+    remote_input = draw(st.none() | inputs)
+    remote_options = draw(st.none() | options)
+    if draw(st.booleans()) and isinstance(remote_input, dict):
+        for key in draw(st.lists(st.sampled_from(sorted(remote_input) or ["a"]), max_size=2)):
+            if key in remote_input:
+                remote_input[key] = ENCRYPTED_PREFIX + "x"
+    desired: dict[str, Any] = {}
+    if draw(st.booleans()):
+        desired["options"] = draw(options)
+    if draw(st.booleans()):
+        desired["input"] = draw(inputs)
+    if draw(st.booleans()):
+        desired["title"] = draw(st.none() | st.text("ab", max_size=2))
+    candidates = (
+        _paths(remote_input or {}, "/input")[1:] + _paths(desired.get("input", {}), "/input")[1:]
+    )
+    candidates += ["/options/" + k for k in OPTION_KEYS]
+    ignore = tuple(draw(st.lists(st.sampled_from(candidates), max_size=2, unique=True)))
+    s = TaskSpec(
+        ref=TaskRef.parse("janedoe~t"),
+        desired=desired,
+        input_mode=draw(st.sampled_from(["replace", "merge"])),
+        ignore=ignore,
+    )
+    r = remote(
+        input=remote_input,
+        options=remote_options,
+        title=draw(st.none() | st.text("ab", max_size=2)),
+    )
+    return s, r, draw(st.sampled_from(["merge", "replace"]))
+
+
+@settings(max_examples=400, deadline=None)
+@given(scenarios())
+def test_applying_the_payload_converges_and_replanning_is_a_noop(
+    case: tuple[TaskSpec, RemoteTask, str],
+) -> None:
+    s, r, semantics = case
+    before = copy.deepcopy(dict(r.data))
+    change = diff_task(s, r)
+    after = server_put(before, dict(change.payload), semantics)
+
+    assert diff_task(s, RemoteTask(after)).action is Action.NOOP
+    assert verify(change.payload, after) == []
+    assert dict(r.data) == before, "the diff must not modify the remote task it was given"
+
+    # The desired state holds: every managed, non-ignored option and the input.
+    ignored = set(s.ignore)
+    for key, want in s.desired.get("options", {}).items():
+        if "/options/" + key not in ignored:
+            assert json_equal((after.get("options") or {}).get(key), want)
+    if "input" in s.desired:
+        expected = (
+            deep_merge(before["input"], s.desired["input"])
+            if s.input_mode == "merge" and isinstance(before["input"], dict)
+            else s.desired["input"]
+        )
+        for path in _paths(expected, "/input")[1:]:
+            tokens = pointer_tokens(path)[1:]
+            if any(path == p or path.startswith(p + "/") for p in ignored):
+                continue
+            if any(p.startswith(path + "/") for p in ignored):
+                continue  # a parent of an ignored path: compared below its children
+            have = resolve(after["input"], tokens)
+            want = resolve(expected, tokens)
+            if isinstance(have, str) and have.startswith(ENCRYPTED_PREFIX):
+                continue
+            assert have is not _MISSING and json_equal(have, want), path
+    # Ignored paths keep their remote value.
+    for pointer in s.ignore:
+        field, *rest = pointer_tokens(pointer)
+        old = resolve(before.get(field) or {}, rest)
+        new = resolve(after.get(field) or {}, rest)
+        if field == "options" and "options" not in change.payload:
+            continue
+        if old is _MISSING:
+            assert new is _MISSING or field == "options"
+        else:
+            assert json_equal(old, new)
