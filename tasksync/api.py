@@ -22,7 +22,7 @@ from urllib.parse import quote
 import aiohttp
 import anyio
 
-from tasksync import __version__
+from tasksync._version import __version__
 from tasksync.errors import (
     ApiError,
     AuthError,

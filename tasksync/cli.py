@@ -230,6 +230,37 @@ def _publish(result: Report, args: argparse.Namespace, env: Env) -> None:
             f.write(markdown + "\n")
 
 
+def _cmd_export(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import export
+
+    settings = _settings(args, env)
+    runner = Runner(env)
+
+    async def work(interrupt: Interrupt) -> export.Export:
+        async with settings.client() as client:
+            return await export.export(
+                client,
+                match=args.match,
+                actor=args.actor,
+                concurrency=settings.concurrency,
+                progress=runner.progress,
+                interrupt=interrupt,
+            )
+
+    result = runner.run(work)
+    if args.output:
+        write_atomic(args.output, result.text)
+        env.stderr.write(f"Wrote {result.tasks} tasks to {args.output}.\n")
+    else:
+        env.stdout.write(result.text)
+    if result.variables:
+        env.stderr.write(
+            "The file refers to encrypted secrets through these environment variables; set them "
+            "before planning it: " + ", ".join(sorted(result.variables)) + "\n"
+        )
+    return ExitStatus.OK
+
+
 def _cmd_demo(args: argparse.Namespace, env: Env) -> int:
     from tasksync import demo
 
@@ -280,6 +311,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--summary", help="write the Markdown summary to this file")
     _add_api_arguments(p)
     p.set_defaults(run=_cmd_apply)
+
+    p = sub.add_parser("export", help="write the account's live tasks as a task file")
+    p.add_argument("-o", "--output", help="write to this file (default: standard output)")
+    p.add_argument("--match", help="only tasks whose name or username~name matches this glob")
+    p.add_argument("--actor", help="only tasks of this Actor (ID or username~name)")
+    _add_api_arguments(p)
+    p.set_defaults(run=_cmd_export)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the task file")
     p.set_defaults(run=_cmd_schema)

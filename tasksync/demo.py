@@ -1,0 +1,94 @@
+"""``tasksync demo``: a first look with no Apify account.
+
+Starts the emulator in-process on a free loopback port, seeds it with tasks that have drifted from
+the example file (and leaves one out, to be created), then runs plan, apply and plan again through
+the same library calls the real commands use, and says where the report was written.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import tempfile
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from tasksync import config, core, report
+from tasksync.emulator import Emulator, EmulatorSettings
+from tasksync.model import TaskSpec
+from tasksync.runner import write_atomic
+
+if TYPE_CHECKING:
+    from tasksync.cli import Env
+
+DEFAULT_ACTOR = "apify~web-scraper"
+
+
+def example_path() -> str:
+    """The example file: ``tasks.example.yaml`` here if present, else the copy in the package."""
+    if os.path.isfile("tasks.example.yaml"):
+        return "tasks.example.yaml"
+    return str(resources.files("tasksync") / "tasks.example.yaml")
+
+
+def drifted(spec: TaskSpec, index: int) -> dict[str, Any]:
+    """A live version of ``spec`` that differs from it the way real tasks drift."""
+    options = {k: v for k, v in (spec.desired.get("options") or {}).items() if v is not None}
+    task_input = copy.deepcopy(spec.desired.get("input") or {})
+    kind = index % 3
+    if kind == 1:
+        options["memoryMbytes"] = 4096
+        options["timeoutSecs"] = 3600
+    elif kind == 2:
+        task_input["debugLog"] = True
+        for key, value in task_input.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                task_input[key] = value + 1
+                break
+    return {"options": options, "input": task_input, "title": spec.desired.get("title")}
+
+
+def run(env: Env, *, file: str | None = None) -> int:
+    path = file or example_path()
+    cfg = config.load(path, environ=env.environ)
+    return anyio.run(_demo, env, cfg)
+
+
+async def _demo(env: Env, cfg: config.Config) -> int:
+    async with Emulator(EmulatorSettings(latency_ms=5)) as emu:
+        created_later = None
+        for index, spec in enumerate(cfg.tasks):
+            if spec.actor is not None and created_later is None:
+                created_later = spec.key  # left out: apply creates it
+                continue
+            emu.state.add_task(
+                username=spec.ref.username or emu.username,
+                actor=spec.actor or DEFAULT_ACTOR,
+                name=spec.ref.name,
+                **drifted(spec, index),
+            )
+        settings = core.Settings(token=emu.token, api_url=emu.url)
+        env.print(f"Emulator running at {emu.url}, seeded with {len(emu.state.tasks())} tasks.")
+        env.print(f"\n$ tasksync plan {cfg.path}")
+        first, _ = await core.plan(cfg, settings=settings)
+        env.print(report.plan_text(first, color=bool(env.stdout_isatty)))
+
+        env.print(f"\n$ tasksync apply {cfg.path} --yes --create-missing")
+        result = await core.apply(first, settings=settings, create_missing=True)
+        env.print(report.report_text(result))
+        folder = tempfile.mkdtemp(prefix="tasksync-demo-")
+        report_path = os.path.join(folder, "report.json")
+        write_atomic(report_path, json.dumps(result.to_json(), indent=2) + "\n")
+        write_atomic(os.path.join(folder, "summary.md"), report.report_markdown(result))
+
+        env.print(f"\n$ tasksync plan {cfg.path}")
+        second, _ = await core.plan(cfg, settings=settings)
+        env.print(report.plan_text(second, color=bool(env.stdout_isatty)))
+        env.print(f"\nThe report is in {report_path} (and summary.md beside it).")
+        converged = result.ok and not second.has_changes
+        if not converged:
+            env.error("the demo did not converge; this is a bug, please report it")
+        return 0 if converged else 1

@@ -1,0 +1,182 @@
+"""``tasksync export``: turn the live tasks of an account into a task file.
+
+The file is exact (planning it right away shows no changes) and stable (exporting twice without
+changes gives the same bytes): tasks are sorted by key, values keep the API's order, and a value is
+hoisted into ``defaults`` only when every exported task has exactly that value. Encrypted secrets
+are written as ``${VAR}`` placeholders with a comment naming the task and field, never in clear;
+literal ``${`` in strings is escaped as ``$${`` so that loading the file gives back the same text.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from tasksync.api import ApifyClient
+from tasksync.diff import ENCRYPTED_PREFIX, escape_token, json_equal
+from tasksync.engine import Interrupt, ProgressCallback, refresh
+from tasksync.errors import ApiError
+from tasksync.model import JSON, RemoteTask, TaskRef, TaskSpec
+
+
+@dataclass
+class Export:
+    text: str
+    tasks: int
+    variables: dict[str, str] = field(default_factory=dict)
+    """Environment variables the file needs -> which task field each stands for."""
+
+
+def select(items: Sequence[dict[str, JSON]], match: str | None, actor: str | None) -> list[str]:
+    """Keys (``username~name``) of the listed tasks that pass the filters, sorted."""
+    keys = []
+    for item in items:
+        key = f"{item.get('username')}~{item.get('name')}"
+        if match and not (
+            fnmatch.fnmatchcase(key, match) or fnmatch.fnmatchcase(str(item.get("name")), match)
+        ):
+            continue
+        if actor and actor not in (
+            item.get("actId"),
+            f"{item.get('actUsername')}~{item.get('actName')}",
+            item.get("actName"),
+        ):
+            continue
+        keys.append(key)
+    return sorted(keys)
+
+
+async def export(
+    client: ApifyClient,
+    *,
+    match: str | None = None,
+    actor: str | None = None,
+    concurrency: int = 16,
+    progress: ProgressCallback | None = None,
+    interrupt: Interrupt | None = None,
+) -> Export:
+    listing = await client.all_tasks()
+    actors = {
+        str(item.get("actId")): f"{item.get('actUsername')}~{item.get('actName')}"
+        for item in listing
+    }
+    keys = select(listing, match, actor)
+    specs = [TaskSpec(ref=TaskRef.parse(key), desired={}) for key in keys]
+    found = await refresh(
+        client, specs, concurrency=concurrency, progress=progress, interrupt=interrupt
+    )
+    tasks = []
+    for key, remote in zip(keys, found, strict=True):
+        if isinstance(remote, ApiError):
+            if remote.status == 404:
+                continue  # deleted between the listing and the read
+            raise remote
+        tasks.append((key, remote))
+    return render(tasks, actors)
+
+
+def render(tasks: Sequence[tuple[str, RemoteTask]], actors: dict[str, str]) -> Export:
+    """The task file for these tasks (pure)."""
+    variables: dict[str, str] = {}
+    entries: list[dict[str, Any]] = []
+    for key, remote in tasks:
+        data = remote.data
+        entry: dict[str, Any] = {"task": key}
+        act = actors.get(str(data.get("actId")))
+        if act:
+            entry["actor"] = act
+        for name in ("title", "description"):
+            if data.get(name) is not None:
+                entry[name] = _escape(data[name])
+        options = {k: v for k, v in (data.get("options") or {}).items() if v is not None}
+        if options:
+            entry["options"] = _escape(options)
+        task_input = data.get("input")
+        if isinstance(task_input, dict):
+            entry["input"] = _placeholders(_escape(task_input), key, "/input", variables)
+        entries.append(entry)
+
+    defaults = _hoist(entries)
+    doc: dict[str, Any] = {"version": 1}
+    if defaults:
+        doc["defaults"] = defaults
+    doc["tasks"] = entries
+    text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10**9)
+    lines = []
+    for line in text.splitlines():
+        for var, where in variables.items():
+            if "${" + var + "}" in line:
+                line += f"  # secret: {where}"
+                break
+        lines.append(line)
+    header = (
+        "# Exported by `tasksync export`. Review it, commit it, then `tasksync plan` this file.\n"
+    )
+    if variables:
+        header += "# Needs these environment variables: " + ", ".join(sorted(variables)) + "\n"
+    return Export(header + "\n".join(lines) + "\n", len(entries), variables)
+
+
+def _hoist(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Move option keys and top-level input keys that every task shares into ``defaults``."""
+    if len(entries) < 2:
+        return {}
+    defaults: dict[str, Any] = {}
+    for section in ("options", "input"):
+        if not all(isinstance(e.get(section), dict) for e in entries):
+            continue
+        first = entries[0][section]
+        shared = {
+            k: v
+            for k, v in first.items()
+            if "${" not in repr(v)  # keep secret placeholders next to their comment
+            and all(k in e[section] and json_equal(e[section][k], v) for e in entries[1:])
+        }
+        if shared:
+            defaults[section] = shared
+            for e in entries:
+                for k in shared:
+                    del e[section][k]
+                if not e[section]:
+                    # An empty mapping still manages the field (replace mode): keep it.
+                    e[section] = {}
+    return defaults
+
+
+def _escape(value: JSON) -> JSON:
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {k: _escape(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_escape(v) for v in value]
+    return value
+
+
+def _placeholders(value: JSON, key: str, path: str, variables: dict[str, str]) -> JSON:
+    if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):
+        name = _var_name(key, path, variables)
+        variables[name] = f"{key} {path}"
+        return "${" + name + "}"
+    if isinstance(value, dict):
+        return {
+            k: _placeholders(v, key, f"{path}/{escape_token(k)}", variables)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_placeholders(v, key, f"{path}/{i}", variables) for i, v in enumerate(value)]
+    return value
+
+
+def _var_name(key: str, path: str, taken: dict[str, str]) -> str:
+    name = key.partition("~")[2] + "_" + path.removeprefix("/input/")
+    base = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+    candidate, n = base, 2
+    while candidate in taken:
+        candidate, n = f"{base}_{n}", n + 1
+    return candidate

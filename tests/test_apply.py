@@ -1,0 +1,330 @@
+"""``tasksync apply`` against the emulator: convergence, minimal writes, faults, saved plans,
+safety, confirmation, creation, reports and interruption."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from support import run_cli, seed, threaded_emulator, write_file
+
+from tasksync import core
+from tasksync.diff import json_equal
+from tasksync.emulator import Emulator, EmulatorSettings
+from tasksync.model import Status
+from tasksync.throttle import RetryPolicy
+
+FAST = RetryPolicy(base_delay=0.01, attempt_timeout=2.0)
+
+
+def many_tasks(emu: Emulator, tmp_path: Path, count: int, changed_every: int) -> str:
+    """Seed ``count`` tasks, every ``changed_every``-th drifted; write the file that fixes them."""
+    lines = ["version: 1", "safety: {maxChangedFraction: 1.0}", "tasks:"]
+    for i in range(count):
+        drift = i % changed_every == 0
+        seed(
+            emu,
+            f"task-{i:04d}",
+            options={"build": "latest", "memoryMbytes": 512 if drift else 1024},
+            input={"n": i, "extra": "x"} if drift else {"n": i},
+        )
+        lines += [
+            f"  - task: janedoe~task-{i:04d}",
+            "    options: {memoryMbytes: 1024}",
+            f"    input: {{n: {i}}}",
+        ]
+    return write_file(tmp_path, "\n".join(lines) + "\n")
+
+
+def assert_converged(emu: Emulator, count: int) -> None:
+    for i in range(count):
+        task = emu.state.get_task(f"janedoe~task-{i:04d}")
+        assert task is not None
+        assert task["options"]["memoryMbytes"] == 1024, i
+        assert task["options"]["build"] == "latest", i
+        assert json_equal(task["input"], {"n": i}), i
+
+
+def puts(emu: Emulator) -> list[Any]:
+    return [r for r in emu.requests if r.method == "PUT"]
+
+
+def test_apply_converges_and_writes_only_changed_tasks(tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    summary = tmp_path / "summary.md"
+    step_summary = tmp_path / "step.md"
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 40, changed_every=4)
+        emu.clear_requests()
+        result = run_cli(
+            "apply",
+            path,
+            "--yes",
+            "--report",
+            str(report_path),
+            "--summary",
+            str(summary),
+            emu=emu,
+            environ={"GITHUB_STEP_SUMMARY": str(step_summary)},
+        )
+        assert result.code == 0, result.output
+        assert_converged(emu, 40)
+        written = sorted(r.path for r in puts(emu))
+        assert written == sorted(
+            f"/v2/actor-tasks/{emu.state.get_task(f'janedoe~task-{i:04d}')['id']}"
+            for i in range(0, 40, 4)
+        )
+        assert sum(r.method == "GET" for r in emu.requests) == 40
+        assert not [r for r in emu.requests if r.method == "POST"]
+        again = run_cli("plan", path, "--detailed-exitcode", emu=emu)
+    assert again.code == 0, again.output
+    report = json.loads(report_path.read_text())
+    assert report["formatVersion"] == 1 and report["command"] == "apply"
+    assert report["totals"] == {
+        "unchanged": 30,
+        "updated": 10,
+        "created": 0,
+        "failed": 0,
+        "stale": 0,
+        "skipped": 0,
+    }
+    assert report["requests"]["total"] == 50
+    entry = next(t for t in report["tasks"] if t["key"] == "janedoe~task-0000")
+    assert entry["status"] == "updated" and entry["attempts"] == 1
+    assert {c["path"] for c in entry["changes"]} == {"/options/memoryMbytes", "/input/extra"}
+    assert "| unchanged | updated |" in summary.read_text()
+    assert summary.read_text() in step_summary.read_text()
+
+
+@pytest.mark.faults
+@pytest.mark.parametrize("semantics", ["merge", "replace"])
+async def test_apply_converges_under_faults(
+    emulator: Emulator, tmp_path: Path, semantics: str
+) -> None:
+    emulator.settings.options_semantics = semantics
+    path = many_tasks(emulator, tmp_path, 60, changed_every=2)
+    emulator.settings.error_rate = 0.05
+    emulator.settings.drop_before_rate = 0.02
+    emulator.settings.drop_after_rate = 0.02
+    emulator.faults.schedule(count=10, status=429, method="PUT", path_prefix="/v2/actor-tasks")
+    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
+    plan, _ = await core.plan(path, settings=settings, environ={})
+    report = await core.apply(plan, settings=settings)
+    assert report.ok, [r for r in report.results if r.status is not Status.UPDATED]
+    assert report.totals["updated"] == 30
+    emulator.settings.error_rate = emulator.settings.drop_before_rate = 0.0
+    emulator.settings.drop_after_rate = 0.0
+    assert_converged(emulator, 60)
+    # Every PUT of one task carried the same body: retries never changed what was written.
+    bodies: dict[str, set[str]] = {}
+    for r in puts(emulator):
+        bodies.setdefault(r.path, set()).add(json.dumps(r.body, sort_keys=True))
+    assert all(len(b) == 1 for b in bodies.values())
+    again, _ = await core.plan(path, settings=settings, environ={})
+    assert not again.has_changes
+
+
+def test_saved_plan_skips_stale_tasks_and_checks_them_in_bulk(tmp_path: Path) -> None:
+    plan_path = str(tmp_path / "plan.json")
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 6, changed_every=1)
+        assert run_cli("plan", path, "--out", plan_path, emu=emu).code == 0
+        moved = emu.state.get_task("janedoe~task-0002")
+        emu.state.update_task(moved["id"], {"title": "edited in the Console"})
+        emu.clear_requests()
+        result = run_cli("apply", plan_path, "--yes", emu=emu)
+        gets = [r for r in emu.requests if r.method == "GET"]
+        assert len(gets) == 1 and gets[0].path == "/v2/actor-tasks"
+        assert len(puts(emu)) == 5
+    assert result.code == 1
+    assert "stale: janedoe~task-0002" in result.out
+
+
+def test_saved_plan_rejects_edits(tmp_path: Path) -> None:
+    plan_path = tmp_path / "plan.json"
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 2, changed_every=1)
+        run_cli("plan", path, "--out", str(plan_path), emu=emu)
+        doc = json.loads(plan_path.read_text())
+        doc["tasks"][0]["payload"]["options"]["memoryMbytes"] = 32768
+        plan_path.write_text(json.dumps(doc))
+        result = run_cli("apply", str(plan_path), "--yes", emu=emu)
+        assert puts(emu) == []
+    assert result.code == 1 and "checksum" in result.err
+
+
+def test_saved_plan_rereads_secrets_and_marks_changed_ones_stale(tmp_path: Path) -> None:
+    plan_path = str(tmp_path / "plan.json")
+    text = "version: 1\ntasks:\n  - task: janedoe~s\n    input: {apiKey: '${KEY}', q: 2}\n"
+    with threaded_emulator() as emu:
+        seed(emu, "s", actor="janedoe~my-actor", input={"apiKey": "first", "q": 1})
+        path = write_file(tmp_path, text)
+        run_cli("plan", path, "--out", plan_path, emu=emu, environ={"KEY": "second"})
+        changed = run_cli("apply", plan_path, "--yes", emu=emu, environ={"KEY": "other"})
+        assert changed.code == 1 and "changed since the plan" in changed.out
+        assert puts(emu) == []
+        ok = run_cli("apply", plan_path, "--yes", emu=emu, environ={"KEY": "second"})
+        assert ok.code == 0, ok.output
+        stored = emu.state.get_task("janedoe~s")["input"]["apiKey"]
+        assert emu.state.secret_plaintext(stored) == "second"
+
+
+def test_safety_limit_refuses_unless_forced(tmp_path: Path) -> None:
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 10, changed_every=2)
+        text = Path(path).read_text().replace("maxChangedFraction: 1.0", "maxChangedFraction: 0.3")
+        Path(path).write_text(text)
+        refused = run_cli("apply", path, "--yes", emu=emu)
+        assert puts(emu) == []
+        forced = run_cli("apply", path, "--yes", "--force", emu=emu)
+        assert_converged(emu, 10)
+    assert refused.code == 1
+    assert "5 of 10 tasks (50%)" in refused.err and "--force" in refused.err
+    assert forced.code == 0
+
+
+def test_confirmation(tmp_path: Path) -> None:
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 2, changed_every=1)
+        no_tty = run_cli("apply", path, emu=emu)
+        declined = run_cli("apply", path, emu=emu, tty=True, stdin="no\n")
+        assert puts(emu) == []
+        accepted = run_cli("apply", path, emu=emu, tty=True, stdin="yes\n")
+        assert len(puts(emu)) == 2
+    assert no_tty.code == 1 and "--yes" in no_tty.err
+    assert declined.code == 1 and "nothing was changed" in declined.err
+    assert accepted.code == 0
+
+
+def test_create_missing(tmp_path: Path) -> None:
+    text = """\
+    version: 1
+    tasks:
+      - task: janedoe~brand-new
+        actor: apify~web-scraper
+        title: New one
+        options: {memoryMbytes: 2048}
+        input: {q: 1}
+    """
+    with threaded_emulator() as emu:
+        path = write_file(tmp_path, text)
+        skipped = run_cli("apply", path, "--yes", emu=emu)
+        assert skipped.code == 1 and "--create-missing" in skipped.out
+        assert emu.state.get_task("janedoe~brand-new") is None
+        # The first POST is applied but its answer is lost: the client must find the task by
+        # name instead of creating a second one.
+        emu.faults.schedule(
+            count=1, kind="drop_after", method="POST", path_prefix="/v2/actor-tasks"
+        )
+        created = run_cli("apply", path, "--yes", "--create-missing", emu=emu)
+        assert created.code == 0, created.output
+        task = emu.state.get_task("janedoe~brand-new")
+        assert task["title"] == "New one" and task["options"]["memoryMbytes"] == 2048
+        names = [t["name"] for t in emu.state.tasks()]
+        assert names.count("brand-new") == 1
+        assert run_cli("plan", path, "--detailed-exitcode", emu=emu).code == 0
+
+
+async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path) -> None:
+    """A server that accepts a PUT but keeps the old values must not count as converged."""
+    stored = {
+        "id": "A" * 17,
+        "name": "a",
+        "username": "janedoe",
+        "userId": "u",
+        "actId": "x",
+        "modifiedAt": "2026-01-01T00:00:00.000Z",
+        "options": {"memoryMbytes": 1024},
+        "input": {},
+    }
+
+    async def get(request: web.Request) -> web.Response:
+        return web.json_response({"data": stored})
+
+    app = web.Application()
+    app.router.add_get("/v2/actor-tasks/{id}", get)
+    app.router.add_put("/v2/actor-tasks/{id}", get)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        path = write_file(
+            tmp_path, "version: 1\ntasks:\n  - task: janedoe~a\n    options: {memoryMbytes: 2048}\n"
+        )
+        settings = core.Settings(token="t", api_url=f"http://127.0.0.1:{port}", retry=FAST)
+        plan, _ = await core.plan(path, settings=settings, environ={})
+        report = await core.apply(plan, settings=settings)
+    finally:
+        await runner.cleanup()
+    (result,) = report.results
+    assert result.status is Status.FAILED
+    assert result.error_type == "did-not-converge" and "/options/memoryMbytes" in str(result.error)
+
+
+def test_revoked_token_mid_run_stops_and_reports(tmp_path: Path) -> None:
+    report_path = tmp_path / "report.json"
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 8, changed_every=1)
+        emu.faults.schedule(count=100, status=401, method="PUT", path_prefix="/v2/actor-tasks")
+        result = run_cli("apply", path, "--yes", "--report", str(report_path), emu=emu)
+    assert result.code == 1 and "Traceback" not in result.output
+    report = json.loads(report_path.read_text())
+    assert "token" in report["error"]
+    assert report["totals"]["updated"] == 0
+    assert report["totals"]["failed"] + report["totals"]["skipped"] == 8
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_mid_apply_writes_the_report_and_a_rerun_converges(
+    tmp_path: Path, signum: int
+) -> None:
+    report_path = tmp_path / "report.json"
+    with threaded_emulator(EmulatorSettings(latency_ms=40)) as emu:
+        path = many_tasks(emu, tmp_path, 120, changed_every=1)
+        env = {
+            **os.environ,
+            "APIFY_TOKEN": emu.token,
+            "APIFY_API_BASE_URL": emu.url,
+        }
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tasksync",
+                "apply",
+                path,
+                "--yes",
+                "--concurrency",
+                "4",
+                "--report",
+                str(report_path),
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 30
+        while len(puts(emu)) < 10 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        report = json.loads(report_path.read_text())
+        assert report["interrupted"] is True
+        assert 10 <= report["totals"]["updated"] < 120
+        assert report["totals"]["skipped"] > 0
+        assert "Traceback" not in err
+        rerun = run_cli("apply", path, "--yes", emu=emu)
+        assert rerun.code == 0, rerun.output
+        assert_converged(emu, 120)

@@ -1,0 +1,67 @@
+"""``tasksync export``: the exported file plans to zero changes, is stable, and holds no secret."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from support import run_cli, seed, threaded_emulator
+
+from tasksync import config
+
+
+def test_export_round_trips_over_several_pages(tmp_path: Path) -> None:
+    out = tmp_path / "exported.yaml"
+    with threaded_emulator() as emu:
+        for i in range(1100):
+            seed(
+                emu,
+                f"t-{i:04d}",
+                actor="apify~web-scraper" if i % 2 else "apify~cheerio-scraper",
+                options={"build": "latest", "memoryMbytes": 1024, "timeoutSecs": i},
+                input={"startUrls": [{"url": f"https://example.com/{i}"}], "note": "${not-a-var}"},
+                title=f"Task {i}" if i % 3 == 0 else None,
+            )
+        seed(emu, "with-secret", actor="janedoe~my-actor", input={"apiKey": "k-123", "q": 1})
+        result = run_cli("export", "-o", str(out), emu=emu)
+        assert result.code == 0, result.output
+        again = run_cli("export", emu=emu)
+        text = out.read_text()
+        assert again.out == text, "exporting twice must give identical bytes"
+        assert "k-123" not in text and "ENCRYPTED_VALUE" not in text
+        assert "WITH_SECRET_APIKEY" in result.err
+        assert "# secret: janedoe~with-secret /input/apiKey" in text
+        env = {"WITH_SECRET_APIKEY": "k-123"}
+        cfg = config.load(str(out), environ=env)
+        assert len(cfg.tasks) == 1101
+        assert [t.key for t in cfg.tasks] == sorted(t.key for t in cfg.tasks)
+        doc = yaml.safe_load(text)
+        assert doc["defaults"]["options"] == {"build": "latest", "memoryMbytes": 1024}
+        plan = run_cli("plan", str(out), "--detailed-exitcode", emu=emu, environ=env)
+        assert plan.code == 0, plan.output[-2000:]
+        gets = [r for r in emu.requests if r.method == "GET" and r.path == "/v2/actor-tasks"]
+        assert len(gets) == 4  # two exports, two pages each
+
+
+def test_export_filters(tmp_path: Path) -> None:
+    with threaded_emulator() as emu:
+        seed(emu, "news-a", actor="apify~web-scraper")
+        seed(emu, "news-b", actor="apify~cheerio-scraper")
+        seed(emu, "shop-a", actor="apify~web-scraper")
+        by_name = run_cli("export", "--match", "news-*", emu=emu)
+        by_actor = run_cli("export", "--actor", "apify~web-scraper", emu=emu)
+        both = run_cli(
+            "export", "--match", "janedoe~news-*", "--actor", "apify~web-scraper", emu=emu
+        )
+    keys = lambda r: [t["task"] for t in yaml.safe_load(r.out)["tasks"]]  # noqa: E731
+    assert keys(by_name) == ["janedoe~news-a", "janedoe~news-b"]
+    assert keys(by_actor) == ["janedoe~news-a", "janedoe~shop-a"]
+    assert keys(both) == ["janedoe~news-a"]
+
+
+def test_empty_account_gives_a_valid_empty_file(tmp_path: Path) -> None:
+    out = tmp_path / "empty.yaml"
+    with threaded_emulator() as emu:
+        assert run_cli("export", "-o", str(out), emu=emu).code == 0
+    assert config.load(str(out), environ={}).tasks == ()
+    assert run_cli("validate", str(out)).code == 0
