@@ -1,0 +1,199 @@
+"""Injected faults: what goes wrong with one API request, scheduled or at random.
+
+A fault is one of
+
+* ``status``: answer with an error status (429, 500, 503, ...) and do nothing else;
+* ``drop_before``: close the connection without doing the request;
+* ``drop_after``: do the request (a write is applied), then close the connection unanswered;
+* ``stall``: wait ``seconds`` before doing the request, so a client timeout fires first.
+
+Scheduled faults (``Faults.schedule``) hit the next N requests that match a method and a path
+prefix, which keeps tests deterministic. Random faults follow the rates in ``EmulatorSettings``,
+drawn from an RNG seeded with ``settings.seed``. Scheduled faults win over random ones.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from dataclasses import dataclass
+from typing import Literal
+
+from tasksync.emulator.settings import EmulatorSettings
+
+FaultKind = Literal["status", "drop_before", "drop_after", "stall"]
+FAULT_KINDS: tuple[FaultKind, ...] = ("status", "drop_before", "drop_after", "stall")
+
+_RANDOM_STATUSES = (500, 502, 503)
+
+_ERROR_TYPES = {
+    400: "invalid-request",
+    401: "user-or-token-not-found",
+    403: "insufficient-permissions",
+    404: "record-not-found",
+    409: "actor-task-name-not-unique",
+    413: "request-too-large",
+    429: "rate-limit-exceeded",
+    503: "query-timeout",
+}
+
+
+_MESSAGES = {
+    401: "User was not found or authentication token is not valid",
+    403: "You do not have permission to perform this action.",
+    404: "Actor task was not found",
+    429: "You have exceeded the rate limit. Please try again later.",
+}
+
+
+def error_message_for(status: int) -> str:
+    """The message of an injected error answer."""
+    return _MESSAGES.get(status, f"Injected fault: HTTP {status}")
+
+
+def error_type_for(status: int) -> str:
+    """The Apify error type a fault with this status carries."""
+    default = "internal-server-error" if status >= 500 else "invalid-request"
+    return _ERROR_TYPES.get(status, default)
+
+
+@dataclass(frozen=True, slots=True)
+class Fault:
+    """What happens to one request."""
+
+    kind: FaultKind
+    status: int = 500
+    seconds: float = 0.0
+    error_type: str | None = None
+
+
+@dataclass
+class ScheduledFault:
+    """The next ``remaining`` requests matching ``method`` and ``path_prefix`` get ``kind``."""
+
+    kind: FaultKind
+    remaining: int
+    status: int = 500
+    method: str | None = None
+    path_prefix: str = "/v2/"
+    seconds: float | None = None
+    error_type: str | None = None
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.method is None or self.method == method) and path.startswith(self.path_prefix)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "remaining": self.remaining,
+            "status": self.status,
+            "method": self.method,
+            "pathPrefix": self.path_prefix,
+            "seconds": self.seconds,
+            "errorType": self.error_type,
+        }
+
+
+class Faults:
+    """Chooses the fault (if any) for each API request."""
+
+    def __init__(self, settings: EmulatorSettings) -> None:
+        self.settings = settings
+        self._rng = random.Random(settings.seed)
+        self._lock = threading.Lock()
+        self._scheduled: list[ScheduledFault] = []
+
+    def schedule(
+        self,
+        count: int = 1,
+        *,
+        kind: FaultKind | None = None,
+        status: int | None = None,
+        method: str | None = None,
+        path_prefix: str = "/v2/",
+        seconds: float | None = None,
+        error_type: str | None = None,
+    ) -> ScheduledFault:
+        """Make the next ``count`` matching requests fail.
+
+        ``kind`` defaults to ``"status"`` when ``status`` is given. ``seconds`` is the stall
+        length (default: ``settings.stall_seconds`` at the time of the request). ``error_type``
+        overrides the Apify error type of a status fault.
+        """
+        if kind is None:
+            if status is None:
+                raise ValueError("schedule needs a status or a kind")
+            kind = "status"
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {FAULT_KINDS}")
+        if kind == "status" and (status is None or not 400 <= status <= 599):
+            raise ValueError("a status fault needs a status between 400 and 599")
+        if not isinstance(count, int) or count < 1:
+            raise ValueError("count must be a positive integer")
+        fault = ScheduledFault(
+            kind=kind,
+            remaining=count,
+            status=status if status is not None else 500,
+            method=method.upper() if method else None,
+            path_prefix=path_prefix,
+            seconds=seconds,
+            error_type=error_type,
+        )
+        with self._lock:
+            self._scheduled.append(fault)
+        return fault
+
+    @property
+    def scheduled(self) -> list[ScheduledFault]:
+        """The scheduled faults not used up yet."""
+        with self._lock:
+            return list(self._scheduled)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._scheduled.clear()
+
+    def reseed(self) -> None:
+        self._rng = random.Random(self.settings.seed)
+
+    def pick(self, method: str, path: str) -> Fault | None:
+        """The fault for this request, using up a scheduled one first."""
+        if self._scheduled:
+            with self._lock:
+                for index, planned in enumerate(self._scheduled):
+                    if planned.matches(method, path):
+                        planned.remaining -= 1
+                        if planned.remaining <= 0:
+                            del self._scheduled[index]
+                        return Fault(
+                            planned.kind,
+                            planned.status,
+                            planned.seconds
+                            if planned.seconds is not None
+                            else self.settings.stall_seconds,
+                            planned.error_type,
+                        )
+        s = self.settings
+        if not (s.error_rate or s.drop_before_rate or s.drop_after_rate or s.stall_rate):
+            return None
+        roll = self._rng.random()
+        if roll < s.error_rate:
+            return Fault("status", self._rng.choice(_RANDOM_STATUSES))
+        roll -= s.error_rate
+        if roll < s.drop_before_rate:
+            return Fault("drop_before")
+        roll -= s.drop_before_rate
+        if roll < s.drop_after_rate:
+            return Fault("drop_after")
+        roll -= s.drop_after_rate
+        if roll < s.stall_rate:
+            return Fault("stall", seconds=s.stall_seconds)
+        return None
+
+    def latency(self) -> float:
+        """Seconds to wait before handling a request (0 when no latency is set)."""
+        s = self.settings
+        if not s.latency_ms and not s.latency_jitter_ms:
+            return 0.0
+        jitter = self._rng.uniform(0, s.latency_jitter_ms) if s.latency_jitter_ms else 0.0
+        return (s.latency_ms + jitter) / 1000

@@ -1,0 +1,141 @@
+"""``Emulator``: run the emulated Apify API in-process, on a real loopback socket.
+
+    async with Emulator(EmulatorSettings(latency_ms=5)) as emu:
+        emu.state.add_task(name="news", input={"q": 1})
+        ...  # point a client at emu.url with emu.token
+        assert [r.method for r in emu.requests] == [...]
+
+The parts are reachable for tests: ``state`` (the data, with a Python API), ``settings``
+(mutable; every request reads it), ``faults`` (scheduled faults), ``requests`` (the log).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from types import TracebackType
+
+from aiohttp import web
+
+from tasksync.emulator.control import Control
+from tasksync.emulator.faults import Faults
+from tasksync.emulator.limits import RateLimits
+from tasksync.emulator.routes import MAX_PAYLOAD_BYTES, Api, RequestRecord
+from tasksync.emulator.settings import EmulatorSettings
+from tasksync.emulator.state import DEFAULT_USERNAME, EmulatorState
+
+
+class Emulator:
+    """An in-memory Apify API server. Use as ``async with``; binds ``host`` on ``port``.
+
+    ``port=0`` picks a free port. ``token`` fixes the default user's token (else random).
+    """
+
+    def __init__(
+        self,
+        settings: EmulatorSettings | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+    ) -> None:
+        self._settings = settings or EmulatorSettings()
+        self.host = host
+        self.port = port
+        self.state = EmulatorState(self._settings, token=token)
+        self.faults = Faults(self._settings)
+        self.limits = RateLimits(self._settings)
+        self.api = Api(self.state, self._settings, self.faults, self.limits)
+        self._runner: web.AppRunner | None = None
+
+    # -- what tests use ----------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> EmulatorSettings:
+        return self._settings
+
+    @settings.setter
+    def settings(self, value: EmulatorSettings) -> None:
+        self._settings = value
+        self.state.settings = self.faults.settings = self.limits.settings = value
+        self.api.settings = value
+
+    @property
+    def url(self) -> str:
+        """The base URL, without ``/v2``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def username(self) -> str:
+        return DEFAULT_USERNAME
+
+    @property
+    def token(self) -> str:
+        """The default user's token."""
+        return self.state.user(DEFAULT_USERNAME).token
+
+    @property
+    def requests(self) -> list[RequestRecord]:
+        """A copy of the request log, oldest first."""
+        return list(self.api.log)
+
+    def clear_requests(self) -> None:
+        self.api.log.clear()
+
+    def reset(self) -> None:
+        """Back to the default users and Actors; no faults scheduled; an empty log."""
+        self.api.reset()
+
+    # -- running -----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._runner is not None:
+            raise RuntimeError("the emulator is already running")
+        self.api.closing = asyncio.Event()
+        app = web.Application(
+            middlewares=[self.api.middleware], client_max_size=MAX_PAYLOAD_BYTES + 1
+        )
+        self.api.add_routes(app)
+        Control(self.api).add_routes(app)
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        await runner.setup()
+        sock = _listen(self.host, self.port)
+        try:
+            await web.SockSite(runner, sock, backlog=1024).start()
+        except BaseException:
+            sock.close()
+            await runner.cleanup()
+            raise
+        self.port = sock.getsockname()[1]
+        self._runner = runner
+
+    async def close(self) -> None:
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            self.api.closing.set()  # stalled requests give up at once
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
