@@ -98,7 +98,8 @@ class Emulator:
         )
         self.api.add_routes(app)
         Control(self.api).add_routes(app)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0)
+        # Bodies are decompressed by routes.read_json_body, which enforces the size limit.
+        runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, auto_decompress=False)
         await runner.setup()
         sock = _listen(self.host, self.port)
         try:

@@ -575,6 +575,17 @@ class EmulatorState:
             except HttpError:
                 return None
 
+    def get_actor(self, ref: str) -> dict[str, JSON] | None:
+        """The Actor with this ID or ``username~name``, as the API shows it."""
+        with self._lock:
+            if "~" in ref:
+                owner_name, _, name = ref.partition("~")
+                owner = self._users_by_name.get(owner_name)
+                actor = self._actor_names.get((owner.id, name)) if owner is not None else None
+            else:
+                actor = self._actors.get(ref)
+            return actor.to_json() if actor is not None else None
+
     def tasks(self, username: str | None = None) -> list[dict[str, JSON]]:
         """Copies of every task (of one user, when given), oldest first."""
         with self._lock:
