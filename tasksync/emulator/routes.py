@@ -153,6 +153,21 @@ def _inflate(data: bytes, coding: str, method: str) -> bytes:
     raise invalid_request(f"The request body is not valid {coding} data")
 
 
+async def _discard_rest(request: web.Request) -> None:
+    """Read and drop the rest of an oversized body, so the client gets to read our 413.
+
+    (Left unread, aiohttp keeps reading it after the answer, which also holds up shutdown.)
+    A body far over the limit is not worth reading: the connection is closed after the answer.
+    """
+    budget = 4 * MAX_PAYLOAD_BYTES
+    while budget > 0:
+        chunk = await request.content.readany()
+        if not chunk:
+            return
+        budget -= len(chunk)
+    request.protocol.force_close()
+
+
 def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not valid JSON")
 
@@ -185,10 +200,12 @@ async def read_json_body(request: web.Request) -> JSON:
         raise invalid_request(f"{method} data must be a JSON object")
     length = request.content_length
     if length is not None and length > MAX_PAYLOAD_BYTES:
+        await _discard_rest(request)
         raise _too_large(method, str(length))
     try:
         data = await request.read()
     except web.HTTPRequestEntityTooLarge:
+        await _discard_rest(request)
         raise _too_large(method, f"more than {MAX_PAYLOAD_BYTES}") from None
     for coding in reversed(encodings):
         data = _inflate(data, coding, method)

@@ -93,16 +93,14 @@ class Emulator:
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
         self.api.closing = asyncio.Event()
-        app = web.Application(
-            middlewares=[self.api.middleware], client_max_size=MAX_PAYLOAD_BYTES + 1
-        )
+        app = web.Application(middlewares=[self.api.middleware], client_max_size=MAX_PAYLOAD_BYTES)
         self.api.add_routes(app)
         Control(self.api).add_routes(app)
         # Bodies are decompressed by routes.read_json_body, which enforces the size limit.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, auto_decompress=False)
-        await runner.setup()
         sock = _listen(self.host, self.port)
         try:
+            await runner.setup()
             await web.SockSite(runner, sock, backlog=1024).start()
         except BaseException:
             sock.close()

@@ -279,11 +279,19 @@ def _check_text(field: str, value: object) -> str | None:
     return value
 
 
-def check_task_fields(body: Mapping[str, JSON]) -> dict[str, JSON]:
-    """The writable fields present in a POST/PUT body, checked. Other keys are ignored."""
+def check_task_fields(body: Mapping[str, JSON], *, name_rules: bool = True) -> dict[str, JSON]:
+    """The writable fields present in a POST/PUT body, checked. Other keys are ignored.
+
+    Without ``name_rules`` any non-empty string is a name: seeded tasks may predate the rules.
+    """
     fields: dict[str, JSON] = {}
     if "name" in body:
-        fields["name"] = check_name(body["name"])
+        name = body["name"]
+        if name_rules:
+            check_name(name)
+        elif not isinstance(name, str) or not name or "~" in name or "/" in name:
+            raise invalid_input('Field "name" must be a non-empty string without "~" or "/"')
+        fields["name"] = name
     if "options" in body:
         fields["options"] = _check_object("options", body["options"], _OPTION_RULES)
     if "actorStandby" in body:
@@ -437,7 +445,8 @@ class EmulatorState:
         if actor_standby is not None:
             body["actorStandby"] = dict(actor_standby)
         with self._lock:
-            return copy.deepcopy(self.create_task(self.user(username), body))
+            task = self.create_task(self.user(username), body, name_rules=False)
+            return copy.deepcopy(task)
 
     def load_seed(self, doc: JSON) -> dict[str, int]:
         """Apply a seed document ``{users: [...], actors: [...], tasks: [...]}``; counts added.
@@ -463,8 +472,8 @@ class EmulatorState:
                         raise ValueError(f"{where} must be a mapping")
                     try:
                         self._seed_one(kind, entry)
-                    except (ValueError, TypeError) as exc:
-                        raise ValueError(f"{where}: {exc}") from None
+                    except (ValueError, TypeError, KeyError) as exc:
+                        raise ValueError(f"{where}: {exc.args[0] if exc.args else exc}") from None
                     except HttpError as exc:
                         raise ValueError(f"{where}: {exc.message}") from None
                     counts[kind] += 1
@@ -653,7 +662,7 @@ class EmulatorState:
             "stats": task["stats"],
         }
 
-    def create_task(self, user: User, body: JSON) -> dict[str, JSON]:
+    def create_task(self, user: User, body: JSON, *, name_rules: bool = True) -> dict[str, JSON]:
         """``POST /v2/actor-tasks``: the stored task (do not mutate it)."""
         if not isinstance(body, dict):
             raise invalid_request("POST data must be a JSON object")
@@ -662,7 +671,7 @@ class EmulatorState:
             raise invalid_input('Field "actId" is required')
         if not isinstance(act_ref, str):
             raise invalid_input('Field "actId" must be a string')
-        fields = check_task_fields(body)
+        fields = check_task_fields(body, name_rules=name_rules)
         with self._lock:
             actor = self.resolve_actor(act_ref, user)
             own = self._user_tasks[user.id]
