@@ -2,14 +2,16 @@
 
 It lets a test or a benchmark that runs the emulator in another process do what in-process code
 does through ``Emulator``: reset, seed, read and change settings and faults, dump the state, and
-read or clear the request log. It needs no token and is never faulted, limited or logged.
+read or clear the request log. It needs no token and is never faulted, limited or logged. Its
+answers are plain JSON (no ``data`` envelope: this is not the Apify API); errors use Apify's error
+envelope.
 
     POST   /_emulator/reset      back to the default users and Actors; faults and log cleared
     POST   /_emulator/seed       body {users: [...], actors: [...], tasks: [...]}
     GET    /_emulator/settings   the settings; PUT changes the fields given (snake_case)
-    GET    /_emulator/faults     scheduled faults; POST schedules (object or list); DELETE clears
-    GET    /_emulator/state      users (no tokens), Actors and tasks
-    GET    /_emulator/requests   the request log; DELETE clears it
+    GET    /_emulator/faults     {scheduled: [...]}; POST schedules (object or list); DELETE clears
+    GET    /_emulator/state      {users (no tokens), actors, tasks}
+    GET    /_emulator/requests   {requests: [...]}, the request log; DELETE clears it
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class Control:
 
     async def reset(self, request: web.Request) -> web.Response:
         self.api.reset()
-        return json_response({"data": {"reset": True}})
+        return json_response({"reset": True})
 
     async def seed(self, request: web.Request) -> web.Response:
         body = await read_json_body(request)
@@ -60,10 +62,10 @@ class Control:
             counts = self.api.state.load_seed(body)
         except ValueError as exc:
             raise invalid_input(str(exc)) from None
-        return json_response({"data": counts}, 201)
+        return json_response(counts, 201)
 
     async def get_settings(self, request: web.Request) -> web.Response:
-        return json_response({"data": self.api.settings.to_json()})
+        return json_response(self.api.settings.to_json())
 
     async def put_settings(self, request: web.Request) -> web.Response:
         body = await read_json_body(request)
@@ -73,17 +75,17 @@ class Control:
             self.api.settings.update(body)
         except (ValueError, TypeError) as exc:
             raise invalid_input(str(exc)) from None
-        return json_response({"data": self.api.settings.to_json()})
+        return json_response(self.api.settings.to_json())
 
     async def get_faults(self, request: web.Request) -> web.Response:
         scheduled = [f.to_json() for f in self.api.faults.scheduled]
-        return json_response({"data": {"scheduled": scheduled}})
+        return json_response({"scheduled": scheduled})
 
     async def add_faults(self, request: web.Request) -> web.Response:
         body = await read_json_body(request)
         entries = body if isinstance(body, list) else [body]
         added = [self._schedule(entry) for entry in entries]
-        return json_response({"data": {"scheduled": added}}, 201)
+        return json_response({"scheduled": added}, 201)
 
     def _schedule(self, entry: Any) -> dict[str, object]:
         if not isinstance(entry, dict):
@@ -102,10 +104,10 @@ class Control:
         return web.Response(status=204)
 
     async def dump_state(self, request: web.Request) -> web.Response:
-        return json_response({"data": self.api.state.dump()})
+        return json_response(self.api.state.dump())
 
     async def get_requests(self, request: web.Request) -> web.Response:
-        return json_response({"data": [r.to_json() for r in list(self.api.log)]})
+        return json_response({"requests": [r.to_json() for r in list(self.api.log)]})
 
     async def clear_requests(self, request: web.Request) -> web.Response:
         self.api.log.clear()

@@ -74,6 +74,8 @@ class RequestRecord:
     """The answer's status; None when the connection was dropped instead."""
     time: float
     """When the request arrived (seconds since the epoch)."""
+    duration: float = 0.0
+    """Seconds from arrival to the answer (or the drop), latency and stalls included."""
     fault: str | None = None
     """The injected fault kind, if any."""
 
@@ -85,6 +87,7 @@ class RequestRecord:
             "body": self.body,
             "status": self.status,
             "time": self.time,
+            "duration": self.duration,
             "fault": self.fault,
         }
 
@@ -405,6 +408,7 @@ class Api:
                 body=request.get(BODY),
                 status=status,
                 time=started,
+                duration=time.time() - started,
                 fault=fault.kind if fault is not None else None,
             )
         )

@@ -42,6 +42,9 @@ DEFAULT_ACTOR = "apify~web-scraper"
 ENCRYPTED_PREFIX = "ENCRYPTED_VALUE:"
 MAX_PAGE = 1000
 
+TASK_BODY_KEYS = ("name", "options", "input", "title", "description", "actorStandby")
+"""The writable fields of a task (seed entries use them too)."""
+
 _ID_ALPHABET = string.ascii_letters + string.digits
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9-]{1,61}[a-zA-Z0-9]$")
 
@@ -451,7 +454,8 @@ class EmulatorState:
     def load_seed(self, doc: JSON) -> dict[str, int]:
         """Apply a seed document ``{users: [...], actors: [...], tasks: [...]}``; counts added.
 
-        Raises ``ValueError`` (or ``HttpError`` for an invalid task) naming the bad entry.
+        Raises ``ValueError`` naming the bad entry. Task values are stored without a copy:
+        do not change the document afterwards.
         """
         if doc is None:
             doc = {}
@@ -483,18 +487,9 @@ class EmulatorState:
         allowed = {
             "users": {"username", "token", "readOnly"},
             "actors": {"username", "name", "secretInputKeys", "isPublic"},
-            "tasks": {
-                "username",
-                "actor",
-                "name",
-                "options",
-                "input",
-                "title",
-                "description",
-                "actorStandby",
-            },
+            "tasks": {"username", "actor", *TASK_BODY_KEYS},
         }[kind]
-        unknown = sorted(set(entry) - allowed)
+        unknown = sorted(set(entry) - allowed)  # e.g. a misspelt key
         if unknown:
             raise ValueError(f"unknown keys: {', '.join(unknown)}")
         if kind == "users":
@@ -511,16 +506,11 @@ class EmulatorState:
                 is_public=entry.get("isPublic"),
             )
         else:
-            self.add_task(
-                username=entry.get("username", DEFAULT_USERNAME),
-                actor=entry.get("actor", DEFAULT_ACTOR),
-                name=entry.get("name"),
-                options=entry.get("options"),
-                input=entry.get("input"),
-                title=entry.get("title"),
-                description=entry.get("description"),
-                actor_standby=entry.get("actorStandby"),
-            )
+            body = {key: entry[key] for key in TASK_BODY_KEYS if key in entry}
+            body["actId"] = entry.get("actor", DEFAULT_ACTOR)
+            owner = self.user(entry.get("username", DEFAULT_USERNAME))
+            # The seed document is ours to keep: no copy (large seeds load fast).
+            self.create_task(owner, body, name_rules=False)
 
     # -- lookups ---------------------------------------------------------------------------------
 
