@@ -8,6 +8,7 @@ pagination edge cases, timestamps and secret inputs.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import zlib
 from collections.abc import AsyncIterator
@@ -44,8 +45,9 @@ class Http:
         if body is not None:
             data = json.dumps(body).encode()
             all_headers.setdefault("Content-Type", "application/json")
+        payload = io.BytesIO(data) if data is not None and len(data) > 1 << 20 else data
         async with self.session.request(
-            method, self.emu.url + path, data=data, headers=all_headers
+            method, self.emu.url + path, data=payload, headers=all_headers
         ) as resp:
             raw = await resp.read()
             return resp.status, json.loads(raw) if raw else None, resp.headers
