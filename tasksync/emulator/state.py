@@ -6,9 +6,9 @@ inputs; timestamps). Every refusal is an ``HttpError`` that carries its HTTP sta
 type and a message, so the HTTP layer only has to serialize it.
 
 Tasks are stored as the JSON objects the API returns, so a GET serializes the stored dict
-directly. The state never mutates a stored value in place (an update builds new dicts), which
-makes it safe to share parsed request bodies with the request log. Methods meant for tests
-(``add_task``, ``get_task``, ``tasks``...) return deep copies.
+directly. Nested values (``options``, ``input``...) are never changed in place: an update builds
+new dicts, which makes it safe to share parsed request bodies with the request log. Methods
+meant for tests (``add_task``, ``get_task``, ``tasks``...) return deep copies.
 
 A lock guards every method, because tests may seed or inspect the state from another thread
 while the server runs on its own event loop.
@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
+from typing import Any, TypeGuard
 
 from tasksync.emulator.settings import EmulatorSettings
 
@@ -213,24 +213,24 @@ class Actor:
 # -- validation ----------------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _check_memory(value: object) -> bool:
-    return _is_int(value) and 128 <= value <= 32768 and value & (value - 1) == 0  # type: ignore[operator]
+    return _is_int(value) and 128 <= value <= 32768 and value & (value - 1) == 0
 
 
 _OPTION_RULES: dict[str, tuple[Callable[[object], bool], str]] = {
     "build": (lambda v: isinstance(v, str), "a string"),
-    "timeoutSecs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),  # type: ignore[operator]
+    "timeoutSecs": (lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
     "memoryMbytes": (_check_memory, "a power of 2 between 128 and 32768"),
-    "maxItems": (lambda v: _is_int(v) and v > 0, "an integer > 0"),  # type: ignore[operator]
-    "maxTotalChargeUsd": (lambda v: _is_number(v) and v > 0, "a number > 0"),  # type: ignore[operator]
+    "maxItems": (lambda v: _is_int(v) and v > 0, "an integer > 0"),
+    "maxTotalChargeUsd": (lambda v: _is_number(v) and v > 0, "a number > 0"),
     "restartOnError": (lambda v: isinstance(v, bool), "a boolean"),
 }
 
@@ -408,7 +408,7 @@ class EmulatorState:
             if (owner.id, name) in self._actor_names:
                 raise ValueError(f"Actor {username}~{name} already exists")
             keys = tuple(secret_input_keys)
-            if not all(isinstance(k, str) for k in keys):
+            if isinstance(secret_input_keys, str) or not all(isinstance(k, str) for k in keys):
                 raise ValueError("secretInputKeys must be a list of strings")
             actor = Actor(
                 id=self._new_id(),
