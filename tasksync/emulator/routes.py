@@ -178,13 +178,8 @@ def _reject_constant(name: str) -> None:
 async def read_json_body(request: web.Request) -> JSON:
     """The request's JSON body: decoded, decompressed, size-checked and parsed."""
     method = request.method
-    encodings = [
-        c
-        for c in (
-            part.strip().lower() for part in request.headers.get("Content-Encoding", "").split(",")
-        )
-        if c and c != "identity"
-    ]
+    codings = request.headers.get("Content-Encoding", "").lower().split(",")
+    encodings = [c for c in map(str.strip, codings) if c not in ("", "identity")]
     for coding in encodings:
         if coding not in SUPPORTED_ENCODINGS:
             raise HttpError(
