@@ -1,0 +1,72 @@
+"""``${VAR}`` references in strings, expanded from the environment.
+
+- ``${NAME}`` is the value of the environment variable ``NAME`` (letters, digits and ``_``, not
+  starting with a digit); it is an error when ``NAME`` is not set.
+- ``${NAME:-fallback}`` is the value of ``NAME``, or ``fallback`` when ``NAME`` is unset or empty
+  (as in a POSIX shell). The fallback is literal text and cannot hold another reference.
+- ``$${`` is a literal ``${`` (``tasksync export`` writes one so). Any other ``${`` that is not a
+  well-formed reference is an error rather than literal text, so typos such as ``${KEY:default}``
+  do not reach the API.
+- A string is *from the environment* (a secret) when at least one of its variables was read from
+  the environment; a fallback alone is written in the file, so it is not a secret.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+_TOKEN = re.compile(r"\$\$\{|\$\{([^}]*)\}|\$\{")
+_REFERENCE = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?\Z", re.DOTALL)
+
+
+@dataclass(frozen=True, slots=True)
+class Expansion:
+    """The outcome of expanding one string."""
+
+    value: str
+    from_environment: bool = False
+    missing: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def expand_string(text: str, environ: Mapping[str, str]) -> Expansion:
+    """Expand every reference in ``text`` (callers may skip strings without ``${``)."""
+    out: list[str] = []
+    start = 0
+    from_environment = False
+    missing: list[str] = []
+    error = None
+    for found in _TOKEN.finditer(text):
+        out.append(text[start : found.start()])
+        start = found.end()
+        token = found.group()
+        if token == "$${":
+            out.append("${")
+            continue
+        body = found.group(1)
+        reference = _REFERENCE.match(body) if body is not None else None
+        if reference is None or "${" in (reference.group(2) or ""):
+            error = error or _malformed(token)
+            out.append(token)
+            continue
+        name, fallback = reference.groups()
+        value = environ.get(name)
+        if fallback is not None and not value:
+            out.append(fallback)
+        elif value is None:
+            missing.append(name)
+        else:
+            out.append(value)
+            from_environment = True
+    out.append(text[start:])
+    return Expansion("".join(out), from_environment, tuple(dict.fromkeys(missing)), error)
+
+
+def _malformed(token: str) -> str:
+    shown = token if len(token) <= 60 else token[:57] + "..."
+    return (
+        f"{shown} is not a variable reference: write ${{NAME}} or ${{NAME:-fallback}} (NAME made "
+        "of letters, digits and _), or $${ for a literal ${"
+    )

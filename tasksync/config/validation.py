@@ -1,0 +1,255 @@
+"""The JSON Schema check of a task file, with jsonschema's errors turned into short sentences.
+
+The schema (``tasksync/schema/tasks.schema.json``, draft 2020-12) is the one editors use through
+``# yaml-language-server: $schema=...``, so everything it can express lives there: keys, types,
+task names, option ranges, JSON Pointer syntax. The document is validated once, as read. For speed
+the validator gets a compiled copy of the schema with the local ``$ref``s inlined (jsonschema
+resolves a ``$ref`` on every visit) and the documentation keywords dropped.
+
+jsonschema's own messages dump the schema (``1000 is not one of [128, 256, ...]``); here each error
+becomes one sentence that says what to write instead.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import re
+from collections.abc import Iterator
+from importlib import resources
+from typing import Any
+
+from jsonschema import (  # type: ignore[import-untyped]  # no stubs among the dependencies
+    Draft202012Validator,
+    ValidationError,
+)
+
+from tasksync.config.yamlread import Issue, Path
+from tasksync.model import JSON, OPTION_KEYS
+
+MEMORY_SIZES = tuple(2**n for n in range(7, 16))
+"""The values ``options.memoryMbytes`` accepts: powers of two from 128 to 32768."""
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema of the task file (a fresh copy)."""
+    text = resources.files("tasksync").joinpath("schema", "tasks.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    source = schema()
+    return Draft202012Validator(_compile(source, source.get("$defs", {})))
+
+
+def check(document: JSON) -> list[Issue]:
+    """Every schema problem of ``document``, as issues without positions."""
+    issues: list[Issue] = []
+    for error in _validator().iter_errors(document):
+        issues.extend(_describe(error))
+    return issues
+
+
+# -- compiling the schema ----------------------------------------------------------------------
+
+_SCHEMA_MAPS = frozenset({"properties", "patternProperties"})
+_SCHEMA_VALUES = frozenset({"items", "additionalProperties", "not", "contains"})
+_SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
+_DOCS = frozenset({"title", "description", "$comment", "examples", "$defs"})
+
+
+def _compile(node: Any, defs: dict[str, Any]) -> Any:
+    if not isinstance(node, dict):
+        return node
+    ref = node.get("$ref")
+    if isinstance(ref, str) and ref.startswith("#/$defs/"):
+        return _compile(defs[ref.removeprefix("#/$defs/")], defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key in _DOCS:
+            continue
+        if key in _SCHEMA_MAPS:
+            out[key] = {name: _compile(sub, defs) for name, sub in value.items()}
+        elif key in _SCHEMA_VALUES:
+            out[key] = _compile(value, defs)
+        elif key in _SCHEMA_LISTS:
+            out[key] = [_compile(sub, defs) for sub in value]
+        elif key == "pattern" and value.endswith("$"):
+            # ECMA's "$" is the end of the text; Python's also matches before a final newline.
+            out[key] = value[:-1] + r"\Z"
+        else:
+            out[key] = value
+    return out
+
+
+# -- messages ----------------------------------------------------------------------------------
+
+_TOP_LEVEL = ("version", "safety", "defaults", "tasks")
+
+
+def _describe(error: ValidationError) -> Iterator[Issue]:
+    path: Path = tuple(error.absolute_path)
+    keyword = error.validator
+    expected = error.validator_value
+    value = error.instance
+    last = path[-1] if path else None
+    if keyword == "required":
+        for key in expected:
+            if isinstance(value, dict) and key not in value:
+                yield Issue(path, None, _missing(path, key))
+    elif keyword == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        patterns = list(error.schema.get("patternProperties", {}))
+        for key in value:
+            if key not in known and not any(re.search(p, key) for p in patterns):
+                yield Issue((*path, key), None, _unknown_key(path, key, known))
+    elif keyword == "type":
+        yield Issue(path, None, f"must be {_kinds(expected)}, not {_what(value)}")
+    elif keyword == "enum" and last == "memoryMbytes":
+        yield Issue(path, None, memory_message(value))
+    elif keyword == "enum":
+        choices = " or ".join(json.dumps(c) for c in expected if c is not None)
+        yield Issue(path, None, f"must be {choices}, not {_what(value)}")
+    elif keyword == "const" and path == ("version",):
+        yield Issue(path, None, f"unsupported version {_shown(value)}: this tasksync reads 1")
+    elif keyword == "pattern":
+        yield Issue(path, None, _pattern_message(path, value))
+    elif keyword == "minimum":
+        yield Issue(path, None, f"must be at least {expected}, not {_shown(value)}")
+    elif keyword == "exclusiveMinimum":
+        yield Issue(path, None, f"must be greater than {expected}, not {_shown(value)}")
+    elif keyword == "maximum":
+        yield Issue(path, None, f"must be at most {expected}, not {_shown(value)}")
+    elif keyword == "minLength":
+        yield Issue(path, None, "must not be empty")
+    else:  # pragma: no cover - the schema uses no other keyword
+        message = error.message
+        yield Issue(path, None, message if len(message) <= 200 else message[:197] + "...")
+
+
+def memory_message(value: JSON) -> str:
+    if type(value) is int:
+        return f"{value} is not a power of two between 128 and 32768 (such as 1024 or 4096)"
+    return f"must be a power of two between 128 and 32768 (such as 1024), not {_what(value)}"
+
+
+def _missing(path: Path, key: str) -> str:
+    if key == "version":
+        return "missing 'version: 1' (the format version of the file)"
+    if key == "tasks":
+        return "missing 'tasks', the list of tasks"
+    if key == "task":
+        return "missing 'task', which names the task (an ID, username~name or ~name)"
+    return f"missing {key!r}"  # pragma: no cover - no other key is required
+
+
+def _unknown_key(path: Path, key: str, known: list[str]) -> str:
+    if path == ("defaults",) and key == "task":
+        return "'task' cannot have a default: every task names its own"
+    known = [k for k in known if k != "task" or path != ("defaults",)]
+    if not path:
+        known = [*_TOP_LEVEL]
+    message = f"unknown key {_quoted(key)}"
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+    if close:
+        return f"{message}; did you mean {_quoted(close[0])}?"
+    hint = ", ".join(known)
+    if not path:
+        hint += ", and x-... keys for anchors"
+    return f"{message} (known keys: {hint})"
+
+
+def _pattern_message(path: Path, value: str) -> str:
+    if path[-1] == "task":
+        return task_ref_message(value)
+    if path[-1] == "actor":
+        return (
+            f"{_quoted(value)} is not an Actor: write its ID or username~name "
+            "(such as apify~web-scraper)"
+        )
+    return pointer_message(value)
+
+
+_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9-]{1,61}[a-zA-Z0-9]\Z")
+
+
+def task_ref_message(ref: str) -> str:
+    """Why ``ref`` is not a task ID, ``username~name``, ``username/name`` or ``~name``."""
+    shown = _quoted(ref)
+    separator = "~" if "~" in ref else "/" if "/" in ref else None
+    if separator is None:
+        return (
+            f"{shown} is not a task ID (17 letters and digits): write ~{ref} for a task of your "
+            f"own, or username~{ref}"
+        )
+    user, _, name = ref.partition(separator)
+    if re.search(r"[~/\s]", user):
+        return f"{shown}: the username cannot hold '~', '/' or spaces"
+    if not 3 <= len(name) <= 63:
+        return f"{shown}: a task name has 3 to 63 characters, not {len(name)}"
+    if not _NAME.match(name):
+        return (
+            f"{shown}: a task name holds only letters, digits and hyphens, and neither starts "
+            "nor ends with a hyphen"
+        )
+    return f"{shown} is not a task ID, username~name or ~name"  # pragma: no cover
+
+
+def pointer_message(pointer: str) -> str:
+    """Why ``pointer`` is not a JSON Pointer under /options or /input."""
+    shown = _quoted(pointer)
+    if not pointer.startswith("/"):
+        return f"{shown} is not a JSON Pointer: it starts with '/' (such as /input/cursor)"
+    if re.search(r"~(?![01])", pointer):
+        return f"{shown}: in a JSON Pointer '~' is written '~0' (and a '/' inside a key '~1')"
+    tokens = pointer[1:].split("/")
+    if tokens[0] not in ("options", "input"):
+        return f"{shown} must point under /options or /input"
+    if tokens[0] == "options" and len(tokens) > 1:
+        if tokens[1] not in OPTION_KEYS:
+            return (
+                f"{shown}: unknown option {_quoted(tokens[1])} (options: {', '.join(OPTION_KEYS)})"
+            )
+        return f"{shown}: options hold single values; point at /options/{tokens[1]}"
+    return f"{shown} is not a valid JSON Pointer"  # pragma: no cover
+
+
+_KINDS = {
+    "string": "a string",
+    "integer": "an integer",
+    "number": "a number",
+    "boolean": "true or false",
+    "null": "null",
+    "array": "a list",
+    "object": "a mapping",
+}
+
+
+def _kinds(expected: str | list[str]) -> str:
+    names = [_KINDS.get(n, n) for n in ([expected] if isinstance(expected, str) else expected)]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def _what(value: JSON) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, str):
+        return "the string " + _quoted(value)
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+def _shown(value: JSON) -> str:
+    return _what(value)
+
+
+def _quoted(text: str) -> str:
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return json.dumps(text, ensure_ascii=False)
