@@ -225,8 +225,10 @@ class _Builder:
     # -- the event loop ------------------------------------------------------------------------
 
     def run(self) -> Document:
-        parser = _Parser(self.data if _Parser is not yaml.SafeLoader else self.text)
+        parser = None
         try:
+            # libyaml reads the bytes; the pure-Python reader, the text.
+            parser = _Parser(self.data if _Parser is not yaml.SafeLoader else self.text)
             return self._document(parser.get_event)
         except yaml.MarkedYAMLError as exc:
             raise Unreadable([*self.issues, self._syntax_issue(exc)]) from None
@@ -237,9 +239,8 @@ class _Builder:
         except RecursionError:  # pragma: no cover - the parsers are not recursive
             raise Unreadable([*self.issues, self._too_deep(())]) from None
         finally:
-            dispose = getattr(parser, "dispose", None)
-            if dispose is not None:
-                dispose()
+            if parser is not None:
+                parser.dispose()
 
     def _document(self, get: Callable[[], Any]) -> Document:
         get()  # StreamStartEvent
@@ -548,12 +549,12 @@ class _Builder:
             return Issue((), None, f"the file cannot be read as YAML: {exc.reason}")
         head = self.text[: found.start()]
         lines = _BREAKS.split(head)
-        char = f"U+{ord(found.group()):04X}"
+        code = f"{ord(found.group()):04X}"
         return Issue(
             (),
             (len(lines), len(lines[-1]) + 1),
-            f"the control character {char} is not allowed in YAML; remove it or escape it in a "
-            'double-quoted string ("\\u....")',
+            f"the control character U+{code} is not allowed in YAML; remove it, or write it "
+            f'escaped in a double-quoted string ("\\u{code}")',
         )
 
     def _line(self, line: int) -> str:
