@@ -201,7 +201,7 @@ def _problems(file: str, issues: list[Issue], data: bytes, text: str) -> list[Pr
     problems = []
     for issue in issues:
         pos = issue.pos
-        if pos is None and issue.path:
+        if pos is None:
             if positions is None:
                 positions = yamlread.locate(data, text)
             pos = yamlread.position(positions, issue.path)

@@ -48,7 +48,7 @@ def expand_string(text: str, environ: Mapping[str, str]) -> Expansion:
         body = found.group(1)
         reference = _REFERENCE.match(body) if body is not None else None
         if reference is None or "${" in (reference.group(2) or ""):
-            error = error or _malformed(token)
+            error = error or _malformed(token if body is not None else text[found.start() :])
             out.append(token)
             continue
         name, fallback = reference.groups()

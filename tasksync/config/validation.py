@@ -221,7 +221,6 @@ _KINDS = {
     "string": "a string",
     "integer": "an integer",
     "number": "a number",
-    "boolean": "true or false",
     "null": "null",
     "array": "a list",
     "object": "a mapping",
@@ -229,7 +228,9 @@ _KINDS = {
 
 
 def _kinds(expected: str | list[str]) -> str:
-    names = [_KINDS.get(n, n) for n in ([expected] if isinstance(expected, str) else expected)]
+    names: list[str] = []
+    for name in [expected] if isinstance(expected, str) else expected:
+        names += ["true", "false"] if name == "boolean" else [_KINDS.get(name, name)]
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
 
 

@@ -481,11 +481,12 @@ class _Builder:
         (a mapping waiting for a key adds nothing)."""
         if not stack:
             return ()
+        top = stack[-1]
+        waiting = top.is_map and top.key is _EXPECT_KEY
         if self.locate:
-            top = stack[-1]
-            return top.path if top.key is _EXPECT_KEY else (*top.path, _step(top))
+            return top.path if waiting else (*top.path, _step(top))
         path = [_step(frame) for frame in stack]
-        if stack[-1].key is _EXPECT_KEY:
+        if waiting:
             path.pop()
         return tuple(path)
 

@@ -1,0 +1,235 @@
+"""Good task files: defaults, anchors, merge keys, ``${VAR}``, JSON-only scalars, the schema.
+
+Each scenario is a file under ``tests/fixtures/config/valid``; the problems of bad files are in
+``test_config_errors.py`` and the round-trip law in ``test_config_properties.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from tasksync import config
+from tasksync.cli import Env, main
+from tasksync.config import validation, yamlread
+from tasksync.errors import ConfigError
+from tasksync.model import Location, TaskRef
+
+FIXTURES = Path(__file__).parent / "fixtures" / "config"
+VALID = FIXTURES / "valid"
+EXAMPLE = Path(__file__).parent.parent / "tasks.example.yaml"
+ENV = {"TOKEN": "t0k", "NEWS_API_KEY": "k-1"}
+
+
+def run(*argv: str, environ: dict[str, str] | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), Env(stdout=out, stderr=err, environ=environ or {}))
+    return int(code), out.getvalue(), err.getvalue()
+
+
+def test_full_file_gives_the_expected_specs() -> None:
+    path = str(VALID / "full.yaml")
+    cfg = config.load(path, environ=ENV)
+    assert cfg.path == path
+    assert cfg.safety == config.Safety(max_changed_fraction=0.5, min_tasks=3)
+    daily, weekly, mine, by_id = cfg.tasks
+    proxy = {"useApifyProxy": True, "apifyProxyGroups": ["RESIDENTIAL"]}
+    authorization = "Bearer ${TOKEN}"
+
+    assert daily.ref == TaskRef.parse("janedoe~news-daily")
+    assert daily.desired == {
+        # memoryMbytes: null in the task unsets the default; null is kept
+        "options": {"build": "latest", "memoryMbytes": None, "timeoutSecs": 600},
+        "input": {
+            "proxyConfiguration": proxy,
+            "headers": {"authorization": "Bearer t0k", "accept": "text/html"},
+            "startUrls": [{"url": "https://example.com/news"}],  # lists replace
+            "apiKey": "k-1",
+            "note": "costs ${PRICE}, and no fallback secret",
+        },
+    }
+    assert daily.input_mode == "replace" and daily.actor is None
+    assert daily.ignore == ("/input/cursor",)
+    assert daily.env_refs == {
+        "/input/headers/authorization": authorization,
+        "/input/apiKey": "${NEWS_API_KEY}",
+    }
+    assert daily.sensitive == {"/input/password", *daily.env_refs}
+    assert daily.location == Location(path, 19, 5)
+
+    assert weekly.key == "janedoe~news-weekly"  # username/name means username~name
+    assert weekly.desired == {
+        "title": "Weekly news",  # ${EDITION:-news}, EDITION unset
+        "description": "Every article of the week.",
+        # the merge key brought timeoutSecs and maxItems; the explicit maxItems wins
+        "options": {
+            "build": "latest",
+            "memoryMbytes": 1024,
+            "timeoutSecs": 300,
+            "maxItems": 500,
+            "restartOnError": True,
+        },
+        "input": {
+            "proxyConfiguration": proxy,
+            "headers": {"authorization": "Bearer t0k", "accept": "application/json"},
+            "startUrls": [],
+        },
+    }
+    assert (weekly.input_mode, weekly.actor) == ("merge", "apify~web-scraper")
+    assert weekly.env_refs == {"/input/headers/authorization": authorization}
+    assert weekly.sensitive == {"/input/headers/authorization"}
+
+    # A task value that is not a mapping replaces the default mapping, secret and all.
+    assert mine.ref == TaskRef(text="~mine", name="mine")
+    assert mine.desired["input"]["headers"] == "skip-the-default-headers"
+    # A fallback is written in the file: not a secret.
+    assert mine.desired["input"]["startUrls"] == [{"url": "https://example.com/"}]
+    assert mine.env_refs == {} and mine.sensitive == frozenset()
+
+    assert by_id.ref.id == "E2ME8CqpSr1GWxnf3"
+    assert by_id.desired["options"] == {"build": "latest", "memoryMbytes": 1024}
+    assert by_id.env_refs == {"/input/headers/authorization": authorization}
+
+
+def test_tasks_share_no_mutable_value() -> None:
+    cfg = config.load(VALID / "full.yaml", environ=ENV)
+    daily, weekly, _, by_id = cfg.tasks
+    daily.desired["input"]["proxyConfiguration"]["useApifyProxy"] = False
+    assert weekly.desired["input"]["proxyConfiguration"]["useApifyProxy"] is True
+    by_id.desired["options"]["build"] = "beta"
+    assert weekly.desired["options"]["build"] == "latest"
+
+
+def test_scalars_are_json_types_only() -> None:
+    cfg = config.load(VALID / "yaml-types.yaml", environ={})
+    assert cfg.tasks[0].desired["input"] == {
+        "int": 42,
+        "negative": -7,
+        "plus": 3,
+        "float": 1.5,
+        "exponent": 1000.0,
+        "leadingDot": 0.5,
+        "bool": True,
+        "boolCaps": False,
+        "nullValue": None,
+        "tilde": None,
+        "empty": None,
+        # no datetime objects, no YAML 1.1 booleans, octals, sexagesimals or underscores
+        "date": "2024-01-01",
+        "datetime": "2001-12-14t21:59:43.10-05:00",
+        "yes": "yes",
+        "off": "off",
+        "norway": "NO",
+        "octal": "0o17",
+        "leadingZero": "012",
+        "underscore": "1_000",
+        "hex": "0x1F",
+        "exponentOnly": "1e5",
+        "sexagesimal": "1:30",
+        "quotedInt": "42",
+        "strTag": "42",
+        "intTag": 42,
+        "floatTag": 3.0,
+        "nullTag": None,
+        "nonSpecific": "12",
+        "merge": "<<",
+        "equals": "=",
+        "literal": "two\nlines\n",
+        "folded": "one line",
+        "list": [1, "two", 3.0, False, None],
+    }
+
+
+def test_the_pure_python_parser_gives_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    names = ("full.yaml", "yaml-types.yaml")
+    with_libyaml = [config.load(VALID / name, environ=ENV) for name in names]
+    monkeypatch.setattr(yamlread, "_Parser", yaml.SafeLoader)
+    without = [config.load(VALID / name, environ=ENV) for name in names]
+    assert without == with_libyaml
+
+
+def test_integral_floats_in_integer_options_become_integers() -> None:
+    text = "version: 1\ntasks: [{task: ~abc, options: {timeoutSecs: 60.0, memoryMbytes: 1024.0}}]"
+    options = config.load_text(text, environ={}).tasks[0].desired["options"]
+    assert options == {"timeoutSecs": 60, "memoryMbytes": 1024}
+    assert all(type(v) is int for v in options.values())
+
+
+def test_load_text_accepts_bytes_and_names_the_file() -> None:
+    text = b"version: 1\ntasks: [{task: ~abc, title: caf\xc3\xa9}]\n"
+    cfg = config.load_text(text, filename="inline.yaml", environ={})
+    assert cfg.path == "inline.yaml"
+    assert cfg.tasks[0].desired == {"title": "café"}
+    assert cfg.tasks[0].location == Location("inline.yaml", 2, 9)
+    assert cfg.safety == config.Safety()
+
+
+def test_empty_task_list_and_a_byte_order_mark() -> None:
+    assert config.load_text("\ufeffversion: 1\ntasks: []\n", environ={}).tasks == ()
+
+
+def test_expand() -> None:
+    environ = {"A": "1", "EMPTY": ""}
+    assert config.expand("x${A}y${B:-2}$${A}", environ) == "x1y2${A}"
+    assert config.expand("${EMPTY:-fallback}", environ) == "fallback"
+    assert config.expand("${EMPTY}", environ) == ""
+    with pytest.raises(ConfigError) as caught:
+        config.expand("${NOPE}", environ)
+    assert "NOPE is not set" in caught.value.problems[0].message
+
+
+def test_validate_command_on_the_example_without_environment() -> None:
+    code, out, err = run("validate", str(EXAMPLE))
+    assert (code, err) == (0, "")
+    assert out == f"{EXAMPLE}: valid, 6 tasks\n"
+
+
+def test_example_reads_its_secret_from_the_environment_when_set() -> None:
+    plain = config.load(EXAMPLE, environ={})
+    secret = config.load(EXAMPLE, environ={"CRAWLER_API_KEY": "s3cret"})
+    docs = next(t for t in plain.tasks if t.key == "janedoe~docs-crawl")
+    assert docs.desired["input"]["apiKey"] == "demo-key" and not docs.env_refs
+    docs = next(t for t in secret.tasks if t.key == "janedoe~docs-crawl")
+    assert docs.desired["input"]["apiKey"] == "s3cret"
+    assert docs.env_refs == {"/input/apiKey": "${CRAWLER_API_KEY:-demo-key}"}
+    assert "/input/apiKey" in docs.sensitive
+    assert [t.actor for t in plain.tasks].count("apify~web-scraper") == 1
+    assert {t.input_mode for t in plain.tasks} == {"replace", "merge"}
+
+
+def test_schema_command_prints_a_valid_draft_2020_12_schema() -> None:
+    code, out, _ = run("schema")
+    assert code == 0
+    printed = json.loads(out)
+    assert printed == config.schema()
+    assert printed["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(printed)
+    # Editors validate the raw document with exactly this schema.
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert list(Draft202012Validator(printed).iter_errors(example)) == []
+
+
+@pytest.mark.parametrize(
+    "name", [*sorted(p.name for p in (FIXTURES / "invalid").glob("*.yaml")), "../valid/full.yaml"]
+)
+def test_compiled_schema_agrees_with_the_published_one(name: str) -> None:
+    """The loader validates with the $ref-inlined copy; editors with the file: same verdicts."""
+    data = (FIXTURES / "invalid" / name).read_bytes()
+    try:
+        document = yamlread.read(data, data.decode("utf-8"))
+    except (yamlread.Unreadable, UnicodeDecodeError):
+        return
+    published = Draft202012Validator(config.schema())
+
+    def verdicts(errors: object) -> set[tuple[tuple[object, ...], str]]:
+        return {(tuple(e.absolute_path), e.validator) for e in errors}  # type: ignore[attr-defined]
+
+    compiled = validation._validator()
+    assert verdicts(compiled.iter_errors(document.value)) == verdicts(
+        published.iter_errors(document.value)
+    )
