@@ -1,0 +1,205 @@
+"""The loader's law: any valid document, written out by ``yaml.safe_dump``, loads back to the
+TaskSpecs it describes (defaults merged, ``${VAR}`` read from the environment and marked secret).
+
+Documents are generated as Python data whose strings are either literal text (written with ``${``
+escaped as ``$${``) or a reference to an environment variable (``Ref``). The expected specs are
+computed from the same data by the rules of DESIGN.md, independently of the loader.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasksync import config
+from tasksync.config.validation import MEMORY_SIZES
+from tasksync.model import MANAGED_FIELDS, OPTION_KEYS, TaskRef
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A string that is ``${name}`` in the file."""
+
+    name: str
+
+
+VARIABLES = ("API_KEY", "TOKEN", "HOST")
+ENVIRON = {"API_KEY": "k-123", "TOKEN": "${not expanded twice}", "HOST": ""}
+
+texts = st.text(max_size=12)
+strings = st.one_of(texts, st.sampled_from([Ref(v) for v in VARIABLES]))
+scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**30), max_value=10**30),
+    st.floats(allow_nan=False, allow_infinity=False),
+    strings,
+)
+values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(texts, inner, max_size=3),
+    max_leaves=12,
+)
+inputs = st.dictionaries(texts, values, max_size=4)
+options = st.fixed_dictionaries(
+    {},
+    optional={
+        "build": st.none() | strings.filter(lambda s: s != ""),
+        "timeoutSecs": st.none() | st.integers(min_value=0, max_value=10**6),
+        "memoryMbytes": st.none() | st.sampled_from(MEMORY_SIZES),
+        "maxItems": st.none() | st.integers(min_value=1, max_value=10**6),
+        "maxTotalChargeUsd": st.none()
+        | st.floats(min_value=0.01, max_value=1e6)
+        | st.integers(min_value=1, max_value=1000),
+        "restartOnError": st.none() | st.booleans(),
+    },
+)
+
+
+def _token(text: str) -> str:
+    return text.replace("~", "~0").replace("/", "~1")
+
+
+pointers = st.one_of(
+    st.lists(texts, max_size=3).map(lambda ts: "/input" + "".join("/" + _token(t) for t in ts)),
+    st.sampled_from(["/options", *(f"/options/{key}" for key in OPTION_KEYS)]),
+)
+names = st.from_regex(r"[a-zA-Z0-9][a-zA-Z0-9-]{1,12}[a-zA-Z0-9]", fullmatch=True)
+users = st.from_regex(r"[a-z][a-z0-9._-]{0,8}", fullmatch=True)
+fields = {
+    "actor": st.sampled_from(
+        ["apify~web-scraper", "apify/website-content-crawler", "moJRLRc85AitArpNN"]
+    ),
+    "title": strings,
+    "description": strings,
+    "options": options,
+    "input": inputs,
+    "inputMode": st.sampled_from(["replace", "merge"]),
+    "ignore": st.lists(pointers, max_size=3),
+    "sensitive": st.lists(pointers, max_size=3),
+}
+task_refs = st.one_of(
+    st.tuples(users, st.sampled_from("~/"), names).map("".join),
+    names.map(lambda n: "~" + n),
+    st.from_regex(r"[A-Za-z0-9]{17}", fullmatch=True),
+)
+entries = st.builds(
+    lambda ref, rest: {"task": ref, **rest}, task_refs, st.fixed_dictionaries({}, optional=fields)
+)
+tasks = st.lists(
+    entries,
+    max_size=6,
+    unique_by=lambda t: TaskRef.parse(t["task"]).text,
+)
+documents = st.fixed_dictionaries(
+    {"version": st.just(1), "tasks": tasks},
+    optional={
+        "defaults": st.fixed_dictionaries({}, optional=fields),
+        "safety": st.fixed_dictionaries(
+            {},
+            optional={
+                "maxChangedFraction": st.floats(min_value=0, max_value=1),
+                "minTasks": st.integers(min_value=0, max_value=10**4),
+            },
+        ),
+        "x-anything": values,
+    },
+)
+
+
+def written_document(document: dict[str, Any]) -> dict[str, Any]:
+    """The document as it is written in the file: ``$${`` escapes only where ``${`` expands."""
+    out = dict(document)
+    entries = [("defaults", document["defaults"])] if "defaults" in document else []
+    for name, entry in entries:
+        out[name] = written_entry(entry)
+    out["tasks"] = [written_entry(task) for task in document["tasks"]]
+    if "x-anything" in document:
+        out["x-anything"] = written(document["x-anything"])
+    return out
+
+
+def written_entry(entry: dict[str, Any]) -> dict[str, Any]:
+    return {k: written(v) if k in MANAGED_FIELDS else v for k, v in entry.items()}
+
+
+def written(value: Any) -> Any:
+    """A managed value as it is written in the file."""
+    if isinstance(value, Ref):
+        return "${" + value.name + "}"
+    if isinstance(value, str):
+        return value.replace("${", "$${")
+    if isinstance(value, dict):
+        return {k: written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [written(v) for v in value]
+    return value
+
+
+def resolved(value: Any) -> Any:
+    """``value`` as the loader should give it."""
+    if isinstance(value, Ref):
+        return ENVIRON[value.name]
+    if isinstance(value, dict):
+        return {k: resolved(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [resolved(v) for v in value]
+    return value
+
+
+def refs(value: Any, pointer: str = "") -> dict[str, str]:
+    """{JSON Pointer: template} of every ``Ref`` in ``value``."""
+    if isinstance(value, Ref):
+        return {pointer: "${" + value.name + "}"}
+    found: dict[str, str] = {}
+    if isinstance(value, dict):
+        items = list(value.items())
+    elif isinstance(value, list):
+        items = list(enumerate(value))
+    else:
+        items = []
+    for key, item in items:
+        found.update(refs(item, f"{pointer}/{_token(str(key))}"))
+    return found
+
+
+def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """DESIGN.md: mappings merge recursively, lists and scalars replace."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            out[key] = merged(base[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(document=documents, flow=st.sampled_from([False, True, None]))
+def test_valid_documents_load_to_what_they_describe(
+    document: dict[str, Any], flow: bool | None
+) -> None:
+    text = yaml.safe_dump(written_document(document), sort_keys=False, default_flow_style=flow)
+    cfg = config.load_text(text, environ=ENVIRON)
+
+    safety = document.get("safety", {})
+    assert cfg.safety == config.Safety(
+        max_changed_fraction=safety.get("maxChangedFraction", 0.3),
+        min_tasks=safety.get("minTasks", 10),
+    )
+    assert len(cfg.tasks) == len(document["tasks"])
+    for spec, task in zip(cfg.tasks, document["tasks"], strict=True):
+        entry = merged(document.get("defaults", {}), task)
+        managed = {name: entry[name] for name in MANAGED_FIELDS if name in entry}
+        env_refs = refs(managed)
+        assert spec.ref == TaskRef.parse(task["task"])
+        assert spec.desired == resolved(managed)
+        assert spec.input_mode == entry.get("inputMode", "replace")
+        assert spec.actor == entry.get("actor")
+        assert spec.ignore == tuple(entry.get("ignore", ()))
+        assert spec.env_refs == env_refs
+        assert spec.sensitive == frozenset(entry.get("sensitive", ())) | set(env_refs)
