@@ -22,9 +22,11 @@ template; a value that only used a fallback (``${KEY:-demo}`` with ``KEY`` unset
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import stat
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -169,7 +171,25 @@ def _decode(data: bytes, file: str) -> str:
 # -- the pipeline ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector. Loading allocates hundreds of thousands of mappings and
+    lists and no cycle, so its collections are pure overhead (about a fifth of the CPU time)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def _load(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
+    with _gc_paused():
+        return _load_data(data, file, environ)
+
+
+def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
     text = _decode(data, file)
     try:
         document = yamlread.read(data, text)
