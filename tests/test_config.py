@@ -138,6 +138,7 @@ def test_scalars_are_json_types_only() -> None:
         "nullTag": None,
         "nonSpecific": "12",
         "merge": "<<",
+        "mergeInList": ["<<", {"a": 1}],
         "equals": "=",
         "literal": "two\nlines\n",
         "folded": "one line",

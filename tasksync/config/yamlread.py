@@ -134,6 +134,8 @@ def dotted(path: Path) -> str:
             out += f".{part}" if out else part
         else:
             out += "[" + _quote(part) + "]"
+    if len(out) > 120:  # only absurdly deep paths; keep where they start and end
+        out = out[:70] + "..." + out[-40:]
     return out
 
 
@@ -197,7 +199,7 @@ class _Frame:
         self.mark = mark
         self.anchor = anchor
         self.path = path
-        self.key: Any = _EXPECT_KEY
+        self.key: Any = _EXPECT_KEY if is_map else None  # a mapping's pending key
         self.keys: dict[str, Any] = {}  # explicit key -> the mark where it was written
         self.merges: list[dict[str, JSON]] | None = None
         self.merge_mark: Any = None
