@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from tasksync import config
 from tasksync.config.validation import MEMORY_SIZES
+from tasksync.errors import ConfigError
 from tasksync.model import MANAGED_FIELDS, OPTION_KEYS, TaskRef
 
 
@@ -203,3 +204,16 @@ def test_valid_documents_load_to_what_they_describe(
         assert spec.ignore == tuple(entry.get("ignore", ()))
         assert spec.env_refs == env_refs
         assert spec.sensitive == frozenset(entry.get("sensitive", ())) | set(env_refs)
+
+
+yaml_text = st.text(alphabet=st.sampled_from(list(" \n\t-:[]{},&*!|>'\"#%@?~<$abc019")))
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.one_of(yaml_text, st.binary(max_size=80)))
+def test_any_input_gives_a_config_or_problems(text: str | bytes) -> None:
+    """Garbage never escapes as another exception (a traceback for the user)."""
+    try:
+        config.load_text(text, environ=ENVIRON)
+    except ConfigError as exc:
+        assert exc.problems
