@@ -40,10 +40,16 @@ class Runner:
         interrupt = Interrupt()
         if threading.current_thread() is not threading.main_thread():
             return await work(interrupt)  # signals can only be received on the main thread
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(self._watch_signals, interrupt)
-            result = await work(interrupt)
-            tg.cancel_scope.cancel()
+        try:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._watch_signals, interrupt)
+                result = await work(interrupt)
+                tg.cancel_scope.cancel()
+        except BaseExceptionGroup as group:
+            # Only the work can fail (the signal watcher does not): surface its own error.
+            if len(group.exceptions) == 1:
+                raise group.exceptions[0] from None
+            raise
         return result
 
     async def _watch_signals(self, interrupt: Interrupt) -> None:

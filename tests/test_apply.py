@@ -163,9 +163,9 @@ def test_saved_plan_rejects_edits(tmp_path: Path) -> None:
 
 def test_saved_plan_rereads_secrets_and_marks_changed_ones_stale(tmp_path: Path) -> None:
     plan_path = str(tmp_path / "plan.json")
-    text = "version: 1\ntasks:\n  - task: janedoe~s\n    input: {apiKey: '${KEY}', q: 2}\n"
+    text = "version: 1\ntasks:\n  - task: janedoe~sss\n    input: {apiKey: '${KEY}', q: 2}\n"
     with threaded_emulator() as emu:
-        seed(emu, "s", actor="janedoe~my-actor", input={"apiKey": "first", "q": 1})
+        seed(emu, "sss", actor="janedoe~my-actor", input={"apiKey": "first", "q": 1})
         path = write_file(tmp_path, text)
         run_cli("plan", path, "--out", plan_path, emu=emu, environ={"KEY": "second"})
         changed = run_cli("apply", plan_path, "--yes", emu=emu, environ={"KEY": "other"})
@@ -173,7 +173,7 @@ def test_saved_plan_rereads_secrets_and_marks_changed_ones_stale(tmp_path: Path)
         assert puts(emu) == []
         ok = run_cli("apply", plan_path, "--yes", emu=emu, environ={"KEY": "second"})
         assert ok.code == 0, ok.output
-        stored = emu.state.get_task("janedoe~s")["input"]["apiKey"]
+        stored = emu.state.get_task("janedoe~sss")["input"]["apiKey"]
         assert emu.state.secret_plaintext(stored) == "second"
 
 
@@ -237,7 +237,7 @@ async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path)
     """A server that accepts a PUT but keeps the old values must not count as converged."""
     stored = {
         "id": "A" * 17,
-        "name": "a",
+        "name": "aaa",
         "username": "janedoe",
         "userId": "u",
         "actId": "x",
@@ -259,7 +259,8 @@ async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path)
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     try:
         path = write_file(
-            tmp_path, "version: 1\ntasks:\n  - task: janedoe~a\n    options: {memoryMbytes: 2048}\n"
+            tmp_path,
+            "version: 1\ntasks:\n  - task: janedoe~aaa\n    options: {memoryMbytes: 2048}\n",
         )
         settings = core.Settings(token="t", api_url=f"http://127.0.0.1:{port}", retry=FAST)
         plan, _ = await core.plan(path, settings=settings, environ={})

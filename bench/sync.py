@@ -1,0 +1,224 @@
+"""Benchmark: tasksync apply against the apify-client baseline script, on the same emulator.
+
+    python -m bench.sync --tasks 5000 --changed 0.1 --latency-ms 20 --concurrency 32
+
+For each run it starts a fresh emulator in a separate process (seeded with drifted tasks), then runs
+(a) ``tasksync apply`` and (b) ``bench/baseline.py`` as child processes, alternating, and records
+for each: end-to-end wall time, the sync phase (first request to last response, from the
+emulator's request log), CPU seconds and peak RSS of the client process, requests sent, 429s
+received, and whether the emulator's final state equals the file. The lower bound of the sync
+phase is max(requests / rate limit, requests x latency / concurrency).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tasksync import config
+from tasksync.diff import diff_task
+from tasksync.model import Action, RemoteTask
+
+TOKEN = "bench-token-0123456789"
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Sample:
+    tool: str
+    wall: float
+    sync: float
+    cpu: float
+    rss_mb: float
+    requests: int
+    throttled: int
+    converged: bool
+
+
+def write_files(folder: Path, tasks: int, changed: float) -> tuple[Path, Path]:
+    """The desired file and the emulator seed (every 1/changed-th task drifted)."""
+    every = max(1, round(1 / changed)) if changed > 0 else 0
+    entries, seeds = [], []
+    for i in range(tasks):
+        name = f"bench-{i:06d}"
+        options = {"build": "latest", "memoryMbytes": 1024, "timeoutSecs": 300}
+        task_input = {
+            "startUrls": [{"url": f"https://example.com/{i}"}],
+            "maxPagesPerCrawl": 10,
+            "proxyConfiguration": {"useApifyProxy": True},
+        }
+        entries.append({"task": f"janedoe~{name}", "options": options, "input": task_input})
+        drift = every and i % every == 0
+        seeds.append(
+            {
+                "username": "janedoe",
+                "actor": "apify~web-scraper",
+                "name": name,
+                "options": {**options, "memoryMbytes": 2048} if drift else options,
+                "input": {**task_input, "maxPagesPerCrawl": 20} if drift else task_input,
+            }
+        )
+    desired = folder / "tasks.yaml"
+    desired.write_text(yaml.safe_dump({"version": 1, "tasks": entries}, sort_keys=False))
+    seed = folder / "seed.json"
+    seed.write_text(json.dumps({"tasks": seeds}))
+    return desired, seed
+
+
+class EmulatorProcess:
+    def __init__(self, seed: Path, args: argparse.Namespace) -> None:
+        cmd = [
+            sys.executable, "-m", "tasksync", "emulator", "--port", "0", "--seed", str(seed),
+            "--token", TOKEN, "--latency-ms", str(args.latency_ms),
+            "--options-semantics", args.options_semantics,
+            "--rate-limit", str(args.rate_limit),
+            "--global-rate-limit", str(args.global_rate_limit),
+        ]  # fmt: skip
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout is not None
+        self.url = ""
+        for line in self.proc.stdout:
+            if "APIFY_API_BASE_URL=" in line:
+                self.url = line.split("APIFY_API_BASE_URL=", 1)[1].strip().strip("'\"")
+                break
+        if not self.url:
+            raise RuntimeError("the emulator did not print its URL")
+
+    def control(self, path: str) -> Any:
+        with urllib.request.urlopen(self.url + "/_emulator/" + path) as response:
+            return json.load(response)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def run_client(cmd: list[str], url: str) -> tuple[float, float, float, str]:
+    """Run a client process; return wall seconds, CPU seconds, peak RSS in MB, stdout."""
+    env = {**os.environ, "APIFY_TOKEN": TOKEN, "APIFY_API_BASE_URL": url}
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    out = proc.stdout.read().decode()
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+
+
+def converged(emu: EmulatorProcess, desired: Path) -> bool:
+    specs = config.load(desired, environ={}).tasks
+    state = emu.control("state")
+    tasks = state["tasks"] if isinstance(state, dict) else state
+    by_key = {f"{t['username']}~{t['name']}": t for t in tasks}
+    return all(
+        s.key in by_key and diff_task(s, RemoteTask(by_key[s.key])).action is Action.NOOP
+        for s in specs
+    )
+
+
+def measure(tool: str, args: argparse.Namespace, desired: Path, seed: Path) -> Sample:
+    emu = EmulatorProcess(seed, args)
+    try:
+        if tool == "tasksync":
+            cmd = [
+                sys.executable, "-m", "tasksync", "apply", str(desired), "--yes", "--force",
+                "--concurrency", str(args.concurrency),
+            ]  # fmt: skip
+        else:
+            cmd = [sys.executable, str(HERE / "baseline.py"), str(desired),
+                   "--concurrency", str(args.concurrency)]  # fmt: skip
+        wall, cpu, rss, _ = run_client(cmd, emu.url)
+        log = emu.control("requests")
+        records = log["requests"] if isinstance(log, dict) else log
+        starts = [r["time"] for r in records]
+        ends = [r["time"] + r.get("duration", 0.0) for r in records]
+        sync = (max(ends) - min(starts)) if records else 0.0
+        throttled = sum(1 for r in records if r["status"] == 429)
+        ok = converged(emu, desired)
+    finally:
+        emu.close()
+    return Sample(tool, wall, sync, cpu, rss, len(records), throttled, ok)
+
+
+def lower_bound(requests: int, args: argparse.Namespace) -> float:
+    bound = requests * args.latency_ms / 1000 / args.concurrency
+    if args.global_rate_limit:
+        bound = max(bound, requests / args.global_rate_limit)
+    return bound
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", type=int, default=1000)
+    parser.add_argument("--changed", type=float, default=0.1)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--rate-limit", type=float, default=0, help="emulator per-task limit")
+    parser.add_argument("--global-rate-limit", type=float, default=0)
+    parser.add_argument("--options-semantics", choices=("merge", "replace"), default="merge")
+    parser.add_argument("--only", choices=("tasksync", "baseline"))
+    args = parser.parse_args(argv)
+
+    tools = [args.only] if args.only else ["tasksync", "baseline"]
+    samples: dict[str, list[Sample]] = {tool: [] for tool in tools}
+    with tempfile.TemporaryDirectory() as tmp:
+        desired, seed = write_files(Path(tmp), args.tasks, args.changed)
+        for _ in range(args.runs):
+            for tool in tools:
+                samples[tool].append(measure(tool, args, desired, seed))
+
+    print(
+        f"{args.tasks} tasks, {args.changed:.0%} changed, latency {args.latency_ms:g} ms, "
+        f"concurrency {args.concurrency}, options {args.options_semantics}, "
+        f"rate limit {args.rate_limit or 'off'}/task, {args.global_rate_limit or 'off'} global; "
+        f"median of {args.runs}"
+    )
+    header = (
+        f"{'tool':9} {'wall s':>7} {'sync s':>7} {'bound s':>7} {'sync/bound':>10} "
+        f"{'CPU s':>6} {'CPU us/task':>11} {'RSS MB':>7} {'requests':>8} {'429s':>5} converged"
+    )
+    print(header)
+    med: dict[str, Sample] = {}
+    for tool, runs in samples.items():
+        m = Sample(
+            tool,
+            statistics.median(s.wall for s in runs),
+            statistics.median(s.sync for s in runs),
+            statistics.median(s.cpu for s in runs),
+            max(s.rss_mb for s in runs),
+            round(statistics.median(s.requests for s in runs)),
+            round(statistics.median(s.throttled for s in runs)),
+            all(s.converged for s in runs),
+        )
+        med[tool] = m
+        bound = lower_bound(m.requests, args)
+        ratio = m.sync / bound if bound else float("nan")
+        print(
+            f"{tool:9} {m.wall:7.2f} {m.sync:7.2f} {bound:7.2f} {ratio:10.2f} {m.cpu:6.2f} "
+            f"{m.cpu / args.tasks * 1e6:11.0f} {m.rss_mb:7.0f} {m.requests:8d} {m.throttled:5d} "
+            f"{'yes' if m.converged else 'NO'}"
+        )
+    if len(med) == 2:
+        a, b = med["tasksync"], med["baseline"]
+        print(
+            f"tasksync/baseline: wall {a.wall / b.wall:.2f}, sync {a.sync / b.sync:.2f}, "
+            f"CPU {a.cpu / b.cpu:.2f}, RSS {a.rss_mb / b.rss_mb:.2f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

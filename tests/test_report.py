@@ -1,0 +1,82 @@
+"""Renderers and the Report value: pure functions over plans and results."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+from tasksync.model import Action, ChangeKind, FieldChange, Status, TaskChange, TaskResult
+from tasksync.planning import Plan
+from tasksync.progress import ProgressPrinter
+from tasksync.report import Report, plan_markdown, plan_text, report_markdown, report_text
+
+CHANGES = (
+    FieldChange("/options/memoryMbytes", ChangeKind.CHANGE, 1024, 2048),
+    FieldChange("/input/new", ChangeKind.ADD, None, {"a": 1}),
+    FieldChange("/input/old", ChangeKind.REMOVE, "x", None),
+)
+PLAN = Plan(
+    (
+        TaskChange("janedoe~a", Action.UPDATE, task_id="A" * 17, changes=CHANGES),
+        TaskChange("janedoe~b", Action.NOOP, task_id="B" * 17),
+        TaskChange("janedoe~c", Action.ERROR, error="task not found"),
+    )
+)
+
+
+def test_plan_text_plain_and_colored() -> None:
+    text = plan_text(PLAN)
+    assert text.splitlines() == [
+        f"~ janedoe~a (update {'A' * 17})",
+        "    ~ /options/memoryMbytes: 1024 -> 2048",
+        '    + /input/new: {"a": 1}',
+        '    - /input/old: "x"',
+        "! janedoe~c: task not found",
+        "",
+        "Plan: 0 to create, 1 to update, 1 unchanged, 1 with errors.",
+    ]
+    assert "\x1b[" not in text
+    assert "\x1b[33m" in plan_text(PLAN, color=True)
+
+
+def test_long_values_are_shortened() -> None:
+    change = FieldChange("/input/x", ChangeKind.ADD, None, "y" * 1000)
+    text = plan_text(Plan((TaskChange("k", Action.UPDATE, changes=(change,)),)))
+    assert "..." in text and len(text) < 400
+
+
+def test_plan_markdown() -> None:
+    md = plan_markdown(PLAN)
+    assert "| 0 | 1 | 1 | 1 |" in md
+    assert "```diff" in md and "! /options/memoryMbytes: 1024 -> 2048" in md
+    assert ":x: `janedoe~c`: task not found" in md
+
+
+def test_report_totals_exit_status_and_renderings() -> None:
+    start = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+    results = [
+        TaskResult("janedoe~a", Status.UPDATED, changes=CHANGES, attempts=2),
+        TaskResult("janedoe~b", Status.UNCHANGED),
+        TaskResult("janedoe~c", Status.FAILED, error_type="record-not-found", error="gone"),
+    ]
+    report = Report("apply", start, start + timedelta(seconds=2), results, {"total": 4})
+    assert report.totals["updated"] == 1 and report.totals["failed"] == 1
+    assert not report.ok
+    doc = report.to_json()
+    assert doc["durationSecs"] == 2.0 and doc["startedAt"] == "2026-11-28T12:00:00.000Z"
+    assert doc["tasks"][2]["error"] == {"type": "record-not-found", "message": "gone"}
+    assert "failed: janedoe~c: gone" in report_text(report)
+    assert "<details><summary>updated <code>janedoe~a</code>" in report_markdown(report)
+    assert Report("apply", start, start, results[:2]).ok
+
+
+def test_progress_lines_are_throttled_off_a_terminal() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    printer = ProgressPrinter(out, tty=False, interval=5.0, clock=lambda: now[0])
+    for i in range(1, 101):
+        now[0] = i * 0.1
+        printer("apply", i, 100, 0)
+    lines = out.getvalue().splitlines()
+    assert len(lines) == 2  # once past 5 s, then the last item; nothing in between
+    assert lines[-1].startswith("apply: 100/100 tasks")
