@@ -80,3 +80,13 @@ def test_progress_lines_are_throttled_off_a_terminal() -> None:
     lines = out.getvalue().splitlines()
     assert len(lines) == 2  # once past 5 s, then the last item; nothing in between
     assert lines[-1].startswith("apply: 100/100 tasks")
+
+
+def test_packaged_example_is_the_repository_example() -> None:
+    """``tasksync demo`` outside a checkout uses the copy in the package; keep them identical."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    assert (root / "tasksync" / "tasks.example.yaml").read_text() == (
+        root / "tasks.example.yaml"
+    ).read_text()
