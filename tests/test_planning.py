@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from tasksync.config import Safety
 
+from tasksync.config import Safety
 from tasksync.diff import create_task, diff_task
 from tasksync.errors import NotFoundError, PlanFileError, UnsafePlanError
 from tasksync.model import Action, RemoteTask, TaskRef, TaskSpec
