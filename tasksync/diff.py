@@ -42,20 +42,7 @@ _MISSING: Any = object()
 
 def json_equal(a: JSON, b: JSON) -> bool:
     """Type-strict JSON equality (``True != 1``, ``1 != 1.0``, key order ignored)."""
-    ta = type(a)
-    if ta is not type(b):
-        return False
-    if ta is dict:
-        if len(a) != len(b):
-            return False
-        for key, value in a.items():
-            other = b.get(key, _MISSING)
-            if other is _MISSING or not json_equal(value, other):
-                return False
-        return True
-    if ta is list:
-        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
-    return bool(a == b)
+    return _same(a, b, rotate_secrets=True)
 
 
 def _same(remote: JSON, desired: JSON, rotate_secrets: bool) -> bool:
