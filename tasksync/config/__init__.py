@@ -366,7 +366,7 @@ def _merge(base: dict[str, JSON], over: dict[str, JSON]) -> dict[str, JSON]:
     out: dict[str, JSON] = {}
     for key, value in base.items():
         if key not in over:
-            out[key] = _copy(value)
+            out[key] = yamlread.copy_json(value)
     for key, value in over.items():
         below = base.get(key)
         if type(value) is dict and type(below) is dict:
@@ -388,14 +388,6 @@ def _inherited(tokens: Path, entry: dict[str, JSON], defaults: JSON) -> bool:
         if type(mine) is not dict or type(theirs) is not dict:
             return False
     return False
-
-
-def _copy(value: JSON) -> JSON:
-    if type(value) is dict:
-        return {k: _copy(v) for k, v in value.items()}
-    if type(value) is list:
-        return [_copy(v) for v in value]
-    return value
 
 
 def _pointer(tokens: Path) -> str:

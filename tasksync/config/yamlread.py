@@ -436,7 +436,7 @@ class _Builder:
             raise self._too_many(stack, event)
         if len(stack) + depth > MAX_DEPTH:
             raise Unreadable([*self.issues, self._too_deep(self._path(stack), event)])
-        return _copy(value)
+        return copy_json(value)
 
     def _number(self, raw: str, stack: list[_Frame], event: Any) -> JSON:
         if _INT.match(raw):
@@ -618,9 +618,10 @@ def _measure(value: JSON) -> tuple[int, int]:
     return 1, 0
 
 
-def _copy(value: JSON) -> JSON:
+def copy_json(value: JSON) -> JSON:
+    """A deep copy of a JSON value, faster than copy.deepcopy for plain dicts and lists."""
     if type(value) is dict:
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: copy_json(v) for k, v in value.items()}
     if type(value) is list:
-        return [_copy(v) for v in value]
+        return [copy_json(v) for v in value]
     return value
