@@ -18,8 +18,9 @@ from tasksync import config
 from tasksync.api import DEFAULT_API_URL, ApifyClient, RequestStats
 from tasksync.engine import Interrupt, ProgressCallback, refresh
 from tasksync.engine import apply as apply_plan
-from tasksync.errors import TasksyncError
-from tasksync.planning import Plan, make_plan
+from tasksync.errors import ApiError, TasksyncError
+from tasksync.model import RemoteTask, TaskChange
+from tasksync.planning import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.throttle import RateLimiter, RetryPolicy
 
@@ -107,11 +108,26 @@ async def plan(
                 interrupt=interrupt,
                 client=own,
             )
+    specs = cfg.tasks
+    changes: list[TaskChange | None] = [None] * len(specs)
+
+    def diff_now(i: int, remote: RemoteTask | ApiError) -> None:
+        changes[i] = plan_task(specs[i], remote, rotate_secrets=rotate_secrets)
+
     remotes = await refresh(
-        client, cfg.tasks, concurrency=settings.concurrency, progress=progress, interrupt=interrupt
+        client,
+        specs,
+        concurrency=settings.concurrency,
+        progress=progress,
+        interrupt=interrupt,
+        on_result=diff_now,
     )
     result = make_plan(
-        cfg.tasks, remotes, source=str(cfg.path), safety=cfg.safety, rotate_secrets=rotate_secrets
+        specs,
+        remotes,
+        source=str(cfg.path),
+        safety=cfg.safety,
+        changes=[c for c in changes if c is not None],
     )
     return result, client.stats
 

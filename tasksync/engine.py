@@ -109,21 +109,28 @@ async def refresh(
     concurrency: int = 16,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
+    on_result: Callable[[int, RemoteTask | ApiError], None] | None = None,
 ) -> list[RemoteTask | ApiError]:
-    """GET every task the file names. A 401 is raised; any other error is that task's result."""
+    """GET every task the file names. A 401 is raised; any other error is that task's result.
+
+    ``on_result(i, result)`` is called as each task arrives, so that work on it (the diff) runs
+    while the other requests are still in flight instead of after the last one.
+    """
     results: list[RemoteTask | ApiError | None] = [None] * len(specs)
     counter = _Counter("refresh", len(specs), progress)
 
     async def handle(i: int) -> None:
-        ok = True
+        result: RemoteTask | ApiError
         try:
-            results[i] = RemoteTask(await client.get_task(specs[i].ref.path_id))
+            result = RemoteTask(await client.get_task(specs[i].ref.path_id))
         except ApiError as exc:
             if isinstance(exc, AuthError) and exc.status == 401:
                 raise
-            results[i] = exc
-            ok = exc.status == 404
-        counter.tick(ok)
+            result = exc
+        if on_result is not None:
+            on_result(i, result)
+        results[i] = result
+        counter.tick(not isinstance(result, ApiError) or result.status == 404)
 
     interrupt = interrupt or Interrupt()
     fatal = await _pool(len(specs), concurrency, handle, interrupt)

@@ -148,6 +148,17 @@ class Plan:
         return cls(tuple(changes), source=doc.get("source"), safety=safety, stale=stale)
 
 
+def plan_task(
+    spec: TaskSpec, remote: RemoteTask | ApiError, *, rotate_secrets: bool = False
+) -> TaskChange:
+    """One task's change, from what the refresh found for it (a task, or the error it got)."""
+    if isinstance(remote, NotFoundError):
+        return create_task(spec)
+    if isinstance(remote, ApiError):
+        return TaskChange(key=spec.key, action=Action.ERROR, error=str(remote))
+    return diff_task(spec, remote, rotate_secrets=rotate_secrets)
+
+
 def make_plan(
     specs: Sequence[TaskSpec],
     remotes: Sequence[RemoteTask | ApiError],
@@ -155,31 +166,42 @@ def make_plan(
     source: str | None = None,
     safety: config.Safety | None = None,
     rotate_secrets: bool = False,
+    changes: Sequence[TaskChange] | None = None,
 ) -> Plan:
-    """Diff every spec against what the refresh found for it (a task, or the error it got)."""
+    """Diff every spec against what the refresh found for it.
+
+    ``changes`` are the ``plan_task`` results when the caller already has them (the refresh
+    diffs each task as soon as it arrives, while the other requests are in flight); what is left
+    here is what needs every task at once: entries that resolve to the same task are errors.
+    """
+    if changes is None:
+        changes = [
+            plan_task(spec, remote, rotate_secrets=rotate_secrets)
+            for spec, remote in zip(specs, remotes, strict=True)
+        ]
     keys_by_id: dict[str, list[str]] = {}
     for spec, remote in zip(specs, remotes, strict=True):
         if isinstance(remote, RemoteTask):
             keys_by_id.setdefault(remote.id, []).append(spec.key)
-    changes: list[TaskChange] = []
-    for spec, remote in zip(specs, remotes, strict=True):
-        if isinstance(remote, NotFoundError):
-            changes.append(create_task(spec))
-        elif isinstance(remote, ApiError):
-            changes.append(TaskChange(key=spec.key, action=Action.ERROR, error=str(remote)))
-        elif len(keys_by_id[remote.id]) > 1:
-            others = ", ".join(k for k in keys_by_id[remote.id] if k != spec.key)
-            changes.append(
-                TaskChange(
-                    key=spec.key,
-                    action=Action.ERROR,
-                    task_id=remote.id,
-                    error=f"resolves to the same task ({remote.id}) as {others}",
-                )
-            )
-        else:
-            changes.append(diff_task(spec, remote, rotate_secrets=rotate_secrets))
+    duplicates = {key: id_ for id_, keys in keys_by_id.items() if len(keys) > 1 for key in keys}
+    if duplicates:
+        changes = [
+            _duplicate(c, duplicates, keys_by_id) if c.key in duplicates else c for c in changes
+        ]
     return Plan(tuple(changes), source=source, safety=safety or config.Safety())
+
+
+def _duplicate(
+    change: TaskChange, duplicates: dict[str, str], keys_by_id: dict[str, list[str]]
+) -> TaskChange:
+    task_id = duplicates[change.key]
+    others = ", ".join(k for k in keys_by_id[task_id] if k != change.key)
+    return TaskChange(
+        key=change.key,
+        action=Action.ERROR,
+        task_id=task_id,
+        error=f"resolves to the same task ({task_id}) as {others}",
+    )
 
 
 # -- secrets in saved plans ----------------------------------------------------------------------
