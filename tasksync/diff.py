@@ -111,18 +111,24 @@ def resolve(doc: JSON, tokens: list[str]) -> JSON:
     return node
 
 
-def _place(doc: JSON, tokens: list[str], value: JSON) -> None:
-    """Set (or, for ``_MISSING``, delete) the value at ``tokens`` in ``doc``, in place, creating
-    intermediate mappings as needed. Positions that cannot exist (a list index out of range, a
-    scalar parent) are left alone."""
-    node = doc
+def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
+    """Set (or, for ``_MISSING``, delete) the value at ``tokens`` in ``doc``, in place.
+
+    ``value`` is what ``source`` (the remote input) holds at ``tokens``, so ``source`` has a
+    container at every level above it. Where ``doc`` has none there (the file leaves the parent
+    out, or sets it to a scalar), one is made after the remote's: the ignored path keeps its
+    remote value, as promised, and the parent becomes what the remote has around it. Positions
+    that cannot exist (a list index beyond the file's list) are left alone."""
+    node, src = doc, source
     for token in tokens[:-1]:
+        src = _step(src, token)
         if type(node) is dict:
             child = node.get(token, _MISSING)
-            if child is _MISSING:
-                if value is _MISSING:
+            if value is _MISSING:
+                if child is _MISSING:
                     return
-                child = node[token] = {}
+            elif type(child) not in (dict, list) or type(child) is not type(src):
+                child = node[token] = {} if type(src) is dict else copy.deepcopy(src)
             node = child
         elif type(node) is list and token.isdigit() and int(token) < len(node):
             node = node[int(token)]
@@ -136,6 +142,14 @@ def _place(doc: JSON, tokens: list[str], value: JSON) -> None:
             node[last] = value
     elif type(node) is list and last.isdigit() and int(last) < len(node) and value is not _MISSING:
         node[int(last)] = value
+
+
+def _step(node: JSON, token: str) -> JSON:
+    if type(node) is dict:
+        return node.get(token, _MISSING)
+    if type(node) is list and token.isdigit() and int(token) < len(node):
+        return node[int(token)]
+    return _MISSING
 
 
 def _covered(path: str, pointers: frozenset[str] | tuple[str, ...]) -> bool:
@@ -188,16 +202,22 @@ def _under(prefix: str, pointers: tuple[str, ...]) -> list[list[str]]:
 
 
 def _desired_input(spec: TaskSpec, remote_input: JSON) -> JSON:
+    """The input the task should have. Shares structure with the spec and the remote task
+    unless ignore pointers are placed into it: read it, and copy it before handing it out."""
     declared = spec.desired["input"]
     if spec.input_mode == "merge" and type(remote_input) is dict:
-        target = copy.deepcopy(deep_merge(remote_input, declared))
+        target = deep_merge(remote_input, declared)
     else:
-        target = copy.deepcopy(declared)
-    for tokens in _under("/input", spec.ignore):
+        target = declared
+    ignored = _under("/input", spec.ignore)
+    if not ignored:
+        return target
+    target = copy.deepcopy(target)
+    for tokens in ignored:
         if not tokens:
             return copy.deepcopy(remote_input)
         kept = resolve(remote_input, tokens)
-        _place(target, tokens, kept if kept is _MISSING else copy.deepcopy(kept))
+        _place(target, tokens, kept if kept is _MISSING else copy.deepcopy(kept), remote_input)
     return target
 
 
@@ -256,7 +276,7 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         if not _same(remote_input, target, rotate_secrets):
             old = {} if remote_input is None and type(target) is dict and target else remote_input
             changes.extend(_walk(old, target, "/input", rotate_secrets, sensitive))
-            payload["input"] = target
+            payload["input"] = copy.deepcopy(target)
 
     if not payload:
         return TaskChange(

@@ -141,6 +141,20 @@ def test_ignored_pointer_keeps_remote_value() -> None:
     assert change.payload == {"input": {"a": 2}}
 
 
+def test_ignored_path_survives_a_parent_the_file_sets_to_a_scalar() -> None:
+    # Found by the convergence law below: the file sets /input/a to null, the remote holds
+    # /input/a/cursor, which is ignored. The ignored value must not be overwritten.
+    r = remote(input={"a": {"cursor": 7, "other": 1}, "b": 1})
+    s = spec(input={"a": None, "b": 2}, ignore=("/input/a/cursor",))
+    change = diff_task(s, r)
+    assert change.payload == {"input": {"a": {"cursor": 7}, "b": 2}}
+    assert diff_task(s, remote(input=change.payload["input"])).action is Action.NOOP
+    # Through a list the remote has and the file does not.
+    r = remote(input={"urls": [{"cursor": 3}]})
+    change = diff_task(spec(input={}, ignore=("/input/urls/0/cursor",)), r)
+    assert change.action is Action.NOOP
+
+
 def test_encrypted_secret_is_not_drift_but_is_sent_with_other_changes() -> None:
     r = remote(input={"apiKey": ENCRYPTED_PREFIX + "abc", "q": "x"})
     assert diff_task(spec(input={"apiKey": "s3cret", "q": "x"}), r).action is Action.NOOP
