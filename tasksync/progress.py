@@ -1,7 +1,8 @@
 """Progress lines for long phases, written to stderr so stdout stays machine-readable.
 
-On a terminal one line per phase is redrawn in place (done/total, rate, errors, ETA) at most ten
-times a second; elsewhere (CI logs) a plain line is printed every few seconds and at the end.
+On a terminal one line per phase is redrawn in place at most ten times a second: a bar, then
+done/total, rate, errors and ETA. Elsewhere (CI logs) the same figures are printed as a plain line
+every few seconds and at the end, without the bar.
 """
 
 from __future__ import annotations
@@ -42,7 +43,13 @@ class ProgressPrinter:
         if not finished and rate > 0:
             line += f", ETA {(total - done) / rate:.0f}s"
         if self._tty:
-            self._stream.write("\r\x1b[2K" + line + ("\n" if finished else ""))
+            bar = _bar(done, total)
+            self._stream.write("\r\x1b[2K" + bar + line + ("\n" if finished else ""))
         else:
             self._stream.write(line + "\n")
         self._stream.flush()
+
+
+def _bar(done: int, total: int, width: int = 24) -> str:
+    filled = width * done // total if total else width
+    return "[" + "#" * filled + "-" * (width - filled) + "] "

@@ -82,6 +82,19 @@ def test_progress_lines_are_throttled_off_a_terminal() -> None:
     assert lines[-1].startswith("apply: 100/100 tasks")
 
 
+def test_progress_on_a_terminal_redraws_one_line_with_a_bar() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    printer = ProgressPrinter(out, tty=True, clock=lambda: now[0])
+    for i in range(1, 5):
+        now[0] = i * 0.5
+        printer("refresh", i, 4, 1 if i >= 3 else 0)
+    frames = out.getvalue().split("\r\x1b[2K")[1:]
+    assert len(frames) == 3  # the first call only starts the clock of the phase
+    assert frames[0] == "[" + "#" * 12 + "-" * 12 + "] refresh: 2/4 tasks, 4/s, 0 errors, ETA 0s"
+    assert frames[-1] == "[" + "#" * 24 + "] refresh: 4/4 tasks, 3/s, 1 errors\n"
+
+
 def test_packaged_example_is_the_repository_example() -> None:
     """``tasksync demo`` outside a checkout uses the copy in the package; keep them identical."""
     from pathlib import Path
