@@ -6,7 +6,7 @@ with the client's keyword arguments (sending only the changed option keys). It k
 defaults, ignore pointers, secrets or merge mode: the benchmark files use none of them.
 
 Usage: ``APIFY_TOKEN=... APIFY_API_BASE_URL=... python bench/baseline.py FILE --concurrency 32``.
-Prints one JSON line: tasks read, tasks updated, failures.
+Prints one JSON line: tasks read, tasks updated (or to update, with ``--dry-run``), failures.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ OPTION_KWARGS = {
 }
 
 
-async def sync(doc: dict[str, Any], concurrency: int) -> dict[str, int]:
+async def sync(doc: dict[str, Any], concurrency: int, dry_run: bool = False) -> dict[str, int]:
     client = ApifyClientAsync(os.environ["APIFY_TOKEN"], api_url=os.environ["APIFY_API_BASE_URL"])
     semaphore = asyncio.Semaphore(concurrency)
     counts = {"tasks": 0, "updated": 0, "failed": 0}
@@ -56,7 +56,8 @@ async def sync(doc: dict[str, Any], concurrency: int) -> dict[str, int]:
                 if "input" in entry and live.get("input") != entry["input"]:
                     changes["task_input"] = entry["input"]
                 if changes:
-                    await task_client.update(**changes)
+                    if not dry_run:
+                        await task_client.update(**changes)
                     counts["updated"] += 1
                 counts["tasks"] += 1
             except Exception:
@@ -70,10 +71,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("file")
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--dry-run", action="store_true", help="compare only: the plan's work")
     args = parser.parse_args()
     with open(args.file, encoding="utf-8") as f:
         doc = yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    print(json.dumps(asyncio.run(sync(doc, args.concurrency))))
+    print(json.dumps(asyncio.run(sync(doc, args.concurrency, args.dry_run))))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
-"""Benchmark: tasksync apply against the apify-client baseline script, on the same emulator.
+"""Benchmark: tasksync against the apify-client baseline script and a bare floor, on one emulator.
 
     python -m bench.sync --tasks 5000 --changed 0.1 --latency-ms 20 --concurrency 32
+    python -m bench.sync --command plan --tasks 10000 --concurrency 64
 
 For each run it starts a fresh emulator in a separate process (seeded with drifted tasks), then runs
-(a) ``tasksync apply`` and (b) ``bench/baseline.py`` as child processes, alternating, and records
+as child processes, alternating: (a) ``tasksync apply`` (or ``plan``), (b) ``bench/baseline.py``,
+the loop a competent user writes on apify-client, and (c) ``bench/floor.py``, the same requests
+on a bare aiohttp session with no logic (what the machine and the emulator allow). It records
 for each: end-to-end wall time, the sync phase (first request to last response, from the
 emulator's request log), CPU seconds and peak RSS of the client process, requests sent, 429s
 received, and whether the emulator's final state equals the file. The lower bound of the sync
@@ -44,13 +47,17 @@ class Sample:
     rss_mb: float
     requests: int
     throttled: int
-    converged: bool
+    converged: bool | None
+    """Whether the final state equals the file (None for a plan, which writes nothing)."""
 
 
 def write_files(folder: Path, tasks: int, changed: float) -> tuple[Path, Path]:
-    """The desired file and the emulator seed (every 1/changed-th task drifted)."""
+    """The desired file, the emulator seed (every 1/changed-th task drifted), and next to them
+    ``requests.json``: the requests a perfect client sends, for ``bench/floor.py``."""
     every = max(1, round(1 / changed)) if changed > 0 else 0
     entries, seeds = [], []
+    names: list[str] = []
+    puts: dict[str, Any] = {}
     for i in range(tasks):
         name = f"bench-{i:06d}"
         options = {"build": "latest", "memoryMbytes": 1024, "timeoutSecs": 300}
@@ -61,6 +68,9 @@ def write_files(folder: Path, tasks: int, changed: float) -> tuple[Path, Path]:
         }
         entries.append({"task": f"janedoe~{name}", "options": options, "input": task_input})
         drift = every and i % every == 0
+        names.append(f"janedoe~{name}")
+        if drift:
+            puts[f"janedoe~{name}"] = {"options": options, "input": task_input}
         seeds.append(
             {
                 "username": "janedoe",
@@ -74,6 +84,7 @@ def write_files(folder: Path, tasks: int, changed: float) -> tuple[Path, Path]:
     desired.write_text(yaml.safe_dump({"version": 1, "tasks": entries}, sort_keys=False))
     seed = folder / "seed.json"
     seed.write_text(json.dumps({"tasks": seeds}))
+    (folder / "requests.json").write_text(json.dumps({"names": names, "puts": puts}))
     return desired, seed
 
 
@@ -132,14 +143,7 @@ def converged(emu: EmulatorProcess, desired: Path) -> bool:
 def measure(tool: str, args: argparse.Namespace, desired: Path, seed: Path) -> Sample:
     emu = EmulatorProcess(seed, args)
     try:
-        if tool == "tasksync":
-            cmd = [
-                sys.executable, "-m", "tasksync", "apply", str(desired), "--yes", "--force",
-                "--concurrency", str(args.concurrency),
-            ]  # fmt: skip
-        else:
-            cmd = [sys.executable, str(HERE / "baseline.py"), str(desired),
-                   "--concurrency", str(args.concurrency)]  # fmt: skip
+        cmd = client_command(tool, args, desired)
         wall, cpu, rss, _ = run_client(cmd, emu.url)
         log = emu.control("requests")
         records = log["requests"] if isinstance(log, dict) else log
@@ -147,10 +151,24 @@ def measure(tool: str, args: argparse.Namespace, desired: Path, seed: Path) -> S
         ends = [r["time"] + r.get("duration", 0.0) for r in records]
         sync = (max(ends) - min(starts)) if records else 0.0
         throttled = sum(1 for r in records if r["status"] == 429)
-        ok = converged(emu, desired)
+        ok = converged(emu, desired) if args.command == "apply" else None
     finally:
         emu.close()
     return Sample(tool, wall, sync, cpu, rss, len(records), throttled, ok)
+
+
+def client_command(tool: str, args: argparse.Namespace, desired: Path) -> list[str]:
+    concurrency = ["--concurrency", str(args.concurrency)]
+    plan = args.command == "plan"
+    if tool == "tasksync":
+        verb = ["plan"] if plan else ["apply", "--yes", "--force"]
+        return [sys.executable, "-m", "tasksync", verb[0], str(desired), *verb[1:], *concurrency]
+    if tool == "baseline":
+        dry = ["--dry-run"] if plan else []
+        return [sys.executable, str(HERE / "baseline.py"), str(desired), *concurrency, *dry]
+    requests = str(desired.parent / "requests.json")
+    reads = ["--reads-only"] if plan else []
+    return [sys.executable, str(HERE / "floor.py"), requests, *concurrency, *reads]
 
 
 def lower_bound(requests: int, args: argparse.Namespace) -> float:
@@ -170,10 +188,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rate-limit", type=float, default=0, help="emulator per-task limit")
     parser.add_argument("--global-rate-limit", type=float, default=0)
     parser.add_argument("--options-semantics", choices=("merge", "replace"), default="merge")
-    parser.add_argument("--only", choices=("tasksync", "baseline"))
+    parser.add_argument(
+        "--command", choices=("apply", "plan"), default="apply", help="plan: reads only"
+    )
+    parser.add_argument(
+        "--tools",
+        default="tasksync,baseline,floor",
+        help="comma-separated: tasksync, baseline (apify-client script), floor (bare aiohttp)",
+    )
     args = parser.parse_args(argv)
 
-    tools = [args.only] if args.only else ["tasksync", "baseline"]
+    tools = [t.strip() for t in args.tools.split(",") if t.strip()]
+    unknown = set(tools) - {"tasksync", "baseline", "floor"}
+    if unknown:
+        parser.error(f"unknown tools: {', '.join(sorted(unknown))}")
     samples: dict[str, list[Sample]] = {tool: [] for tool in tools}
     with tempfile.TemporaryDirectory() as tmp:
         desired, seed = write_files(Path(tmp), args.tasks, args.changed)
@@ -182,7 +210,8 @@ def main(argv: list[str] | None = None) -> None:
                 samples[tool].append(measure(tool, args, desired, seed))
 
     print(
-        f"{args.tasks} tasks, {args.changed:.0%} changed, latency {args.latency_ms:g} ms, "
+        f"{args.command}: {args.tasks} tasks, {args.changed:.0%} changed, "
+        f"latency {args.latency_ms:g} ms, "
         f"concurrency {args.concurrency}, options {args.options_semantics}, "
         f"rate limit {args.rate_limit or 'off'}/task, {args.global_rate_limit or 'off'} global; "
         f"median of {args.runs}"
@@ -202,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
             max(s.rss_mb for s in runs),
             round(statistics.median(s.requests for s in runs)),
             round(statistics.median(s.throttled for s in runs)),
-            all(s.converged for s in runs),
+            None if args.command == "plan" else all(bool(s.converged) for s in runs),
         )
         med[tool] = m
         bound = lower_bound(m.requests, args)
@@ -210,14 +239,16 @@ def main(argv: list[str] | None = None) -> None:
         print(
             f"{tool:9} {m.wall:7.2f} {m.sync:7.2f} {bound:7.2f} {ratio:10.2f} {m.cpu:6.2f} "
             f"{m.cpu / args.tasks * 1e6:11.0f} {m.rss_mb:7.0f} {m.requests:8d} {m.throttled:5d} "
-            f"{'yes' if m.converged else 'NO'}"
+            f"{'-' if m.converged is None else 'yes' if m.converged else 'NO'}"
         )
-    if len(med) == 2:
-        a, b = med["tasksync"], med["baseline"]
-        print(
-            f"tasksync/baseline: wall {a.wall / b.wall:.2f}, sync {a.sync / b.sync:.2f}, "
-            f"CPU {a.cpu / b.cpu:.2f}, RSS {a.rss_mb / b.rss_mb:.2f}"
-        )
+    a = med.get("tasksync")
+    for other in ("baseline", "floor"):
+        b = med.get(other)
+        if a is not None and b is not None:
+            print(
+                f"tasksync/{other}: wall {a.wall / b.wall:.2f}, sync {a.sync / b.sync:.2f}, "
+                f"CPU {a.cpu / b.cpu:.2f}, RSS {a.rss_mb / b.rss_mb:.2f}"
+            )
 
 
 if __name__ == "__main__":
