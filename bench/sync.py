@@ -49,6 +49,8 @@ class Sample:
     throttled: int
     converged: bool | None
     """Whether the final state equals the file (None for a plan, which writes nothing)."""
+    served: float = 0.0
+    """Mean seconds the emulator took per request (its latency and its own overhead)."""
 
 
 def write_files(folder: Path, tasks: int, changed: float) -> tuple[Path, Path]:
@@ -151,10 +153,11 @@ def measure(tool: str, args: argparse.Namespace, desired: Path, seed: Path) -> S
         ends = [r["time"] + r.get("duration", 0.0) for r in records]
         sync = (max(ends) - min(starts)) if records else 0.0
         throttled = sum(1 for r in records if r["status"] == 429)
+        served = sum(e - s for s, e in zip(starts, ends, strict=True)) / max(1, len(records))
         ok = converged(emu, desired) if args.command == "apply" else None
     finally:
         emu.close()
-    return Sample(tool, wall, sync, cpu, rss, len(records), throttled, ok)
+    return Sample(tool, wall, sync, cpu, rss, len(records), throttled, ok, served)
 
 
 def client_command(tool: str, args: argparse.Namespace, desired: Path) -> list[str]:
@@ -218,7 +221,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     header = (
         f"{'tool':9} {'wall s':>7} {'sync s':>7} {'bound s':>7} {'sync/bound':>10} "
-        f"{'CPU s':>6} {'CPU us/task':>11} {'RSS MB':>7} {'requests':>8} {'429s':>5} converged"
+        f"{'served ms':>9} {'CPU s':>6} {'CPU us/task':>11} {'RSS MB':>7} {'requests':>8} "
+        f"{'429s':>5} converged"
     )
     print(header)
     med: dict[str, Sample] = {}
@@ -232,12 +236,14 @@ def main(argv: list[str] | None = None) -> None:
             round(statistics.median(s.requests for s in runs)),
             round(statistics.median(s.throttled for s in runs)),
             None if args.command == "plan" else all(bool(s.converged) for s in runs),
+            statistics.median(s.served for s in runs),
         )
         med[tool] = m
         bound = lower_bound(m.requests, args)
         ratio = m.sync / bound if bound else float("nan")
         print(
-            f"{tool:9} {m.wall:7.2f} {m.sync:7.2f} {bound:7.2f} {ratio:10.2f} {m.cpu:6.2f} "
+            f"{tool:9} {m.wall:7.2f} {m.sync:7.2f} {bound:7.2f} {ratio:10.2f} "
+            f"{m.served * 1000:9.2f} {m.cpu:6.2f} "
             f"{m.cpu / args.tasks * 1e6:11.0f} {m.rss_mb:7.0f} {m.requests:8d} {m.throttled:5d} "
             f"{'-' if m.converged is None else 'yes' if m.converged else 'NO'}"
         )
