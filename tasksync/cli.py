@@ -49,6 +49,11 @@ class Env:
         if self.stdin_isatty is None:
             self.stdin_isatty = _isatty(self.stdin)
 
+    @property
+    def color(self) -> bool:
+        """Color on a terminal, unless NO_COLOR is set (https://no-color.org)."""
+        return bool(self.stdout_isatty) and not self.environ.get("NO_COLOR")
+
     def print(self, text: str = "") -> None:
         self.stdout.write(text + "\n")
 
@@ -117,7 +122,7 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
     elif args.format == "markdown":
         env.stdout.write(report.plan_markdown(the_plan))
     else:
-        env.print(report.plan_text(the_plan, color=bool(env.stdout_isatty)))
+        env.print(report.plan_text(the_plan, color=env.color))
     if args.out:
         write_atomic(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n")
         env.stderr.write(
@@ -162,7 +167,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                         error="interrupted while reading the live tasks; nothing was changed",
                         source=args.file,
                     )
-            env.print(report.plan_text(the_plan, color=bool(env.stdout_isatty)))
+            env.print(report.plan_text(the_plan, color=env.color))
             if not the_plan.has_changes:
                 result = await core.apply(the_plan, settings=settings, client=client)
                 return result

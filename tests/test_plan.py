@@ -243,3 +243,16 @@ async def test_stalled_answers_time_out_and_are_retried(emulator: Emulator, tmp_
 
 def test_emulator_settings_are_importable() -> None:
     assert EmulatorSettings().options_semantics == "merge"
+
+
+def test_plan_is_colored_on_a_terminal_unless_no_color(tmp_path: Path) -> None:
+    path = write_file(tmp_path, "version: 1\ntasks:\n  - task: janedoe~colors\n    input: {q: 2}\n")
+    with threaded_emulator() as emu:
+        seed(emu, "colors", options={"build": "beta"}, input={"q": 1})
+        colored = run_cli("plan", path, emu=emu, tty=True)
+        plain = run_cli("plan", path, emu=emu, tty=True, environ={"NO_COLOR": "1"})
+        piped = run_cli("plan", path, emu=emu)
+    assert colored.code == plain.code == piped.code == 0
+    assert "\x1b[" in colored.out
+    assert "\x1b[" not in plain.out and "\x1b[" not in piped.out
+    assert "janedoe~colors" in plain.out
