@@ -10,7 +10,8 @@ on a bare aiohttp session with no logic (what the machine and the emulator allow
 for each: end-to-end wall time, the sync phase (first request to last response, from the
 emulator's request log), CPU seconds and peak RSS of the client process, requests sent, 429s
 received, and whether the emulator's final state equals the file. The lower bound of the sync
-phase is max(requests / rate limit, requests x latency / concurrency).
+phase is max((requests - burst) / rate limit, requests x latency / concurrency), where the burst
+is the one second's worth of requests the emulator's token bucket starts with.
 """
 
 from __future__ import annotations
@@ -175,9 +176,15 @@ def client_command(tool: str, args: argparse.Namespace, desired: Path) -> list[s
 
 
 def lower_bound(requests: int, args: argparse.Namespace) -> float:
+    """max(requests x latency / concurrency, what the global rate limit allows).
+
+    The emulator's global limit is a token bucket that starts full with one second's worth of
+    requests, so the first ``rate`` requests are free and the rest arrive at ``rate`` per second.
+    """
     bound = requests * args.latency_ms / 1000 / args.concurrency
-    if args.global_rate_limit:
-        bound = max(bound, requests / args.global_rate_limit)
+    rate = args.global_rate_limit
+    if rate:
+        bound = max(bound, max(0.0, requests - max(1.0, rate)) / rate)
     return bound
 
 
