@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import stat
 from collections.abc import Iterator, Mapping
@@ -226,9 +227,27 @@ def _problems(file: str, issues: list[Issue], data: bytes, text: str) -> list[Pr
                 positions = yamlread.locate(data, text)
             pos = yamlread.position(positions, issue.path)
         line, column = pos if pos is not None else (None, None)
-        problems.append(Problem(file, line, column, yamlread.dotted(issue.path), issue.message))
+        path = visible(yamlread.dotted(issue.path))
+        problems.append(Problem(file, line, column, path, visible(issue.message)))
     problems.sort(key=lambda p: (p.line or 0, p.column or 0))
     return problems
+
+
+def visible(text: str) -> str:
+    """``text`` with every unprintable character written as an escape (``\\u001b``).
+
+    Messages quote the file, and a file can hold an escape sequence or a bidi override (in a
+    double-quoted YAML string, or raw): printed as such, it would recolour the terminal, move the
+    cursor or visually reorder the rest of the line, so the message would not say what it says.
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else _escape(c) for c in text)
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
 
 
 class _Build:
@@ -260,6 +279,8 @@ class _Build:
         for index, entry in enumerate(tasks):
             if type(entry) is not dict or type(entry.get("task")) is not str:
                 continue
+            if not self._plain(entry, ("tasks", index)):
+                continue
             ref = TaskRef.parse(entry["task"])
             if ref.text in first:
                 self.issues.append(
@@ -279,6 +300,34 @@ class _Build:
             self.specs.append(_spec(ref, merged, env_refs, Location(file, *pos) if pos else None))
         for name, uses in self.unset.items():
             self.issues.append(Issue(uses[0], None, _unset_message(name, uses[1:])))
+        self._plain(defaults, ("defaults",))
+
+    def _plain(self, entry: dict[str, JSON], base: Path) -> bool:
+        """Whether the entry's task and Actor references are free of unprintable characters.
+
+        The schema leaves the username part of a reference open (any text without ``~``, ``/``
+        or spaces), which would let an escape sequence reach plans and reports.
+        """
+        ok = True
+        for name in ("task", "actor"):
+            value = entry.get(name)
+            if type(value) is not str:
+                continue
+            # A task's name part is checked by the schema; its username part and an Actor are not.
+            checked = value.partition("~")[0].partition("/")[0] if name == "task" else value
+            bad = next((c for c in checked if not c.isprintable() and not c.isspace()), None)
+            if bad is not None:
+                shown = json.dumps(yamlread.shorten(value), ensure_ascii=False)
+                self.issues.append(
+                    Issue(
+                        (*base, name),
+                        None,
+                        f"{shown} holds an unprintable character (U+{ord(bad):04X}); write the "
+                        f"{'task' if name == 'task' else 'Actor'} reference in plain text",
+                    )
+                )
+                ok = False
+        return ok
 
     def _expand(self, entry: dict[str, JSON], base: Path) -> dict[Path, str]:
         """Expand ``${VAR}`` in ``entry``'s fields in place; returns {tokens: template} of the
@@ -334,7 +383,8 @@ class _Build:
         if positions:
             where += f", line {positions[first][0]}"
         pos = positions[index] if positions else None
-        return Issue(("tasks", index, "task"), pos, f"duplicate task {key} (first at {where})")
+        message = f"duplicate task {yamlread.shorten(key, 80)} (first at {where})"
+        return Issue(("tasks", index, "task"), pos, message)
 
 
 def _spec(

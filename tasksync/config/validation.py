@@ -153,7 +153,10 @@ def _unknown_key(path: Path, key: str, known: list[str]) -> str:
     if not path:
         known = [*_TOP_LEVEL]
     message = f"unknown key {_quoted(key)}"
-    close = difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+    close = (
+        difflib.get_close_matches(key, known, n=1, cutoff=0.7)
+        or [k for k in known if len(key) >= 4 and k.lower().startswith(key.lower())][:1]
+    )
     if close:
         return f"{message}; did you mean {_quoted(close[0])}?"
     hint = ", ".join(known)

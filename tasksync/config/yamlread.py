@@ -146,8 +146,14 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def shorten(text: str, limit: int = 60) -> str:
+    """``text`` cut to ``limit`` characters, for messages that quote the file (keys, numbers and
+    tags can be thousands of characters long; a message stays one readable line)."""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def tag_name(tag: str) -> str:
-    return "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+    return shorten("!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag)
 
 
 def read(data: bytes, text: str) -> Document:
@@ -378,7 +384,7 @@ class _Builder:
             self._issue_at(
                 stack,
                 mark,
-                f"duplicate key {_quote(key)} (first written at line {line}); YAML would "
+                f"duplicate key {_quote(shorten(key))} (first written at line {line}); YAML would "
                 "silently keep only the last one",
                 key=key,
             )
@@ -448,7 +454,7 @@ class _Builder:
             number = float(raw)
             if math.isfinite(number):
                 return number
-            self._issue(stack, event, f"{raw} is too large for a JSON number")
+            self._issue(stack, event, f"{shorten(raw)} is too large for a JSON number")
             return None
         if _SPECIAL_FLOAT.match(raw):
             self._issue(stack, event, f"{raw} is not a JSON number (JSON has no infinity nor NaN)")
@@ -471,7 +477,8 @@ class _Builder:
             }[kind]
             if ok:
                 return float(value) if kind == "float" else value
-            self._issue(stack, event, f"{_quote(raw)} is not a valid {tag_name(tag)} value")
+            shown = _quote(shorten(raw))
+            self._issue(stack, event, f"{shown} is not a valid {tag_name(tag)} value")
             return raw
         self._issue(stack, event, _bad_tag(tag))
         return raw
