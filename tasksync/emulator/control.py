@@ -10,6 +10,8 @@ envelope.
     POST   /_emulator/seed       body {users: [...], actors: [...], tasks: [...]}
     GET    /_emulator/settings   the settings; PUT changes the fields given (snake_case)
     GET    /_emulator/faults     {scheduled: [...]}; POST schedules (object or list); DELETE clears
+                                 (fields: count, kind, status, method, pathPrefix, seconds,
+                                 errorType, and variant, body, size for malformed answers)
     GET    /_emulator/state      {users (no tokens), actors, tasks}
     GET    /_emulator/requests   {requests: [...]}, the request log; DELETE clears it
 """
@@ -31,6 +33,9 @@ _FAULT_FIELDS = {
     "pathPrefix": "path_prefix",
     "seconds": "seconds",
     "errorType": "error_type",
+    "variant": "variant",
+    "body": "body",
+    "size": "size",
 }
 
 

@@ -2,9 +2,10 @@
 
 One middleware wraps every API route (``/v2/...``) and owns what is common to them, in order:
 pick a fault and wait the latency, read the JSON body (decompressed, size-checked), then the
-fault (an error status, a dropped connection, a stall) or the request proper: route errors (404,
-405), authentication, rate limits, the handler. It adds ``X-RateLimit-Limit`` and records the
-request in the log. The control plane (``/_emulator/``, see ``control.py``) bypasses faults,
+fault (an error status, a dropped connection, a stall, a made-up answer) or the request proper:
+route errors (404, 405), authentication, rate limits, the handler. It adds ``X-RateLimit-Limit``,
+spoils the answer when the fault says so (``faults.py``, kind ``body``), and records the request
+in the log. The control plane (``/_emulator/``, see ``control.py``) bypasses faults,
 limits and the log.
 
 This is the benchmark's hot path: no schema validation, no deep copies, compact JSON.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import http
 import importlib
 import json
 import time
@@ -25,7 +27,13 @@ from typing import Any
 
 from aiohttp import web
 
-from tasksync.emulator.faults import Fault, Faults, error_message_for, error_type_for
+from tasksync.emulator.faults import (
+    REPLACING_VARIANTS,
+    Fault,
+    Faults,
+    error_message_for,
+    error_type_for,
+)
 from tasksync.emulator.limits import RateLimits
 from tasksync.emulator.settings import EmulatorSettings
 from tasksync.emulator.state import (
@@ -321,6 +329,8 @@ class Api:
                 await self._stall(fault.seconds)
                 if self._gone(request):
                     return self._drop(request, started, fault)
+            elif fault.kind == "body" and fault.variant in REPLACING_VARIANTS:
+                response = _made_up_answer(request, fault)
         if response is None:
             response = await self._handle(request, handler)
         if fault is not None and fault.kind == "drop_after":
@@ -328,8 +338,10 @@ class Api:
         limit = self.limits.header()
         if limit is not None and "X-RateLimit-Limit" not in response.headers:
             response.headers["X-RateLimit-Limit"] = limit
-        if self.settings.log_requests:
+        if self.settings.log_requests:  # before a spoilt answer streams: the client may hang up
             self._record(request, started, response.status, fault)
+        if fault is not None and fault.kind == "body" and fault.variant not in REPLACING_VARIANTS:
+            response = await _spoil(request, response, fault)
         return response
 
     async def _handle(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -486,3 +498,91 @@ class Api:
         if not isinstance(self._body(request), dict):
             raise invalid_input("The input must be a JSON object")
         return json_response({"valid": True})
+
+
+# -- malformed answers (faults of kind "body") ---------------------------------------------------
+
+_HTML_PAGE = """<html>
+<head><title>{status} {reason}</title></head>
+<body>
+<center><h1>{status} {reason}</h1></center>
+<hr><center>nginx</center>
+</body>
+</html>
+"""
+
+
+def _made_up_answer(request: web.Request, fault: Fault) -> web.Response:
+    """The answer of a ``not-json``, ``html`` or ``json`` fault, instead of doing the request."""
+    status = fault.status
+    if fault.variant == "json":
+        return json_response(fault.body, status)
+    if fault.variant == "html":
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+        page = _HTML_PAGE.format(status=status, reason=reason)
+        return web.Response(text=page, status=status, content_type="text/html")
+    # By default, a debugging proxy's answer that repeats the request, token and all.
+    text = (
+        fault.body
+        if isinstance(fault.body, str)
+        else (
+            f"authorization: {request.headers.get('Authorization', '-')}\n"
+            f"request: {request.method} {request.path_qs}\n"
+            "upstream answered something unreadable\n"
+        )
+    )
+    return web.Response(
+        body=text.encode(), status=status, headers={"Content-Type": JSON_CONTENT_TYPE}
+    )
+
+
+async def _spoil(
+    request: web.Request, answer: web.StreamResponse, fault: Fault
+) -> web.StreamResponse:
+    """The real ``answer``, spoilt as a ``wrong-content-type``, ``truncated``, ``cut-off`` or
+    ``huge`` fault says."""
+    raw = answer.body if isinstance(answer, web.Response) else None
+    raw = raw if isinstance(raw, bytes) else b""
+    headers = {
+        k: v
+        for k, v in answer.headers.items()
+        if k.lower() not in ("content-length", "content-type")
+    }
+    status = answer.status
+    if fault.variant == "wrong-content-type":
+        headers["Content-Type"] = "text/plain; charset=utf-8"
+        return web.Response(body=raw, status=status, headers=headers)
+    headers["Content-Type"] = JSON_CONTENT_TYPE
+    if fault.variant == "truncated":
+        return web.Response(body=raw[: len(raw) // 2], status=status, headers=headers)
+    stream = web.StreamResponse(status=status, headers=headers)
+    if fault.variant == "cut-off":
+        stream.content_length = len(raw)
+        await stream.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            await stream.write(raw[: len(raw) // 2])
+        if request.transport is not None:
+            request.transport.close()  # after the buffered half is flushed
+        return stream
+    # huge: a padding field in front of the answer's own fields, streamed in bounded chunks.
+    if raw.startswith(b"{") and raw[1:].lstrip()[:1] not in (b"}", b""):
+        head, tail = b'{"padding":"', b'",' + raw[1:]
+    else:
+        head, tail = b'"', b'"'
+    stream.enable_chunked_encoding()
+    await stream.prepare(request)
+    chunk = b"x" * 65536
+    try:  # the client may well hang up before the end: that is what a size cap does
+        await stream.write(head)
+        left = fault.size
+        while left > 0:
+            await stream.write(chunk[: min(left, len(chunk))])
+            left -= len(chunk)
+        await stream.write(tail)
+        await stream.write_eof()
+    except ConnectionError:
+        pass
+    return stream
