@@ -5,6 +5,12 @@ timeout, retries with Apify's backoff (429, 5xx, connection errors, timeouts, un
 and the translation of error answers into the tree in ``tasksync.errors``. The token travels only
 in the ``Authorization`` header; it is never put in a URL and is scrubbed from every message.
 
+Answers are untrusted too: a proxy may send an HTML page, a body may break off, a server may send
+the wrong shape or far too much. Bodies are read up to ``MAX_RESPONSE_BYTES``; an answer that
+cannot be read (not JSON, cut short) is retried like a 5xx, because a second try often gets a good
+one; an answer that is readable but of the wrong shape is not, because it would be the same again.
+Every such answer ends as a ``TransportError`` that says what came instead of the expected JSON.
+
 Creating a task (POST) is not idempotent, so it is never retried blindly: after an ambiguous
 failure the client looks the task up by name, and retries only when it is not there.
 """
@@ -12,6 +18,7 @@ failure the client looks the task up by name, and retries only when it is not th
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -38,6 +45,16 @@ from tasksync.throttle import RateLimiter, RetryPolicy
 
 DEFAULT_API_URL = "https://api.apify.com"
 LIST_PAGE_LIMIT = 1000
+
+MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+"""The largest answer tasksync reads (after decompression); a bigger one is refused unread.
+
+The largest legitimate answer is one task with the largest input Apify accepts (a request body is
+limited to 9 MiB) plus a few hundred bytes of metadata; a page of 1,000 list items is far smaller.
+16 MiB leaves room for that with margin, while a broken proxy or a hostile server cannot make
+tasksync buffer an unbounded body: with 16 workers, answers hold at most 256 MiB. Refusing is
+final (not retried): a server that sends tens of megabytes for one task will do it again.
+"""
 
 attempts_made: ContextVar[int] = ContextVar("attempts_made", default=0)
 """Attempts the last request of the current task took (for per-task figures in reports)."""
@@ -144,13 +161,23 @@ class ApifyClient:
                     timeout=self._timeouts[attempt - 1],
                 ) as response:
                     status = response.status
-                    raw = await response.read()
+                    content_type = response.headers.get("Content-Type", "")
+                    raw = await _read_capped(response)
                     if status == 429 or status >= 500:
                         retry_after = _retry_after(response.headers.get("Retry-After"))
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            except _TooLarge as exc:
+                cap = MAX_RESPONSE_BYTES // (1024 * 1024)
                 error: ApiError = TransportError(
-                    self._scrub(f"{method} {path}: {_describe(exc)}"), attempts=attempt
+                    f"{method} {path}: the answer is {exc.size / (1024 * 1024):.1f} MiB, more "
+                    f"than the {cap} MiB tasksync reads; refused unread"
+                    if exc.size is not None
+                    else f"{method} {path}: the answer grew past {cap} MiB, the most tasksync "
+                    "reads; refused, the rest unread",
+                    attempts=attempt,
                 )
+                retryable = False
+            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+                error = TransportError(f"{method} {path}: {_describe(exc)}", attempts=attempt)
                 retryable = idempotent
             else:
                 if status < 300:
@@ -160,16 +187,16 @@ class ApifyClient:
                         return None
                     try:
                         return json.loads(raw)
-                    except ValueError:
+                    except (ValueError, RecursionError) as exc:
+                        what = self._describe_body(raw, content_type, exc)
                         error = TransportError(
-                            f"{method} {path}: the API answered {status} with a body that is not "
-                            f"JSON ({_snippet(raw)})",
+                            f"{method} {path}: the API answered {status} with {what}",
                             status=status,
                             attempts=attempt,
                         )
                         retryable = idempotent
                 else:
-                    error = self._error(method, path, status, raw, attempt)
+                    error = self._error(method, path, status, raw, content_type, attempt)
                     if status == 429:
                         self.stats.rate_limited += 1
                         self.limiter.on_throttled()
@@ -177,14 +204,16 @@ class ApifyClient:
                     else:
                         retryable = status >= 500 and idempotent
             if not retryable or attempt >= policy.max_attempts:
-                raise error
+                raise self._final(error)
             wait = policy.delay(attempt, retry_after)
             if time.monotonic() + wait > give_up_at:
-                raise error
+                raise self._final(error)
             self.stats.retried += 1
             await anyio.sleep(wait)
 
-    def _error(self, method: str, path: str, status: int, raw: bytes, attempt: int) -> ApiError:
+    def _error(
+        self, method: str, path: str, status: int, raw: bytes, content_type: str, attempt: int
+    ) -> ApiError:
         type_: str | None = None
         message: str | None = None
         try:
@@ -193,16 +222,46 @@ class ApifyClient:
             if isinstance(detail, dict):
                 type_ = detail.get("type") if isinstance(detail.get("type"), str) else None
                 message = detail.get("message") if isinstance(detail.get("message"), str) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
         text = f"{method} {path}: HTTP {status}"
         if type_:
-            text += f" {type_}"
-        text += f": {message}" if message else f" ({_snippet(raw)})" if raw else ""
+            text += f" {_shorten(_one_line(type_), 60)}"
+        if message:
+            text += f": {_shorten(_one_line(message), 300)}"
+        elif raw:
+            text += f" with {self._describe_body(raw, content_type)}"
         cls = _ERRORS_BY_STATUS.get(status) or (
             ServerError if status >= 500 else InvalidRequestError
         )
-        return cls(self._scrub(text), status=status, type=type_, attempts=attempt)
+        return cls(text, status=status, type=type_, attempts=attempt)
+
+    def _describe_body(self, raw: bytes, content_type: str, exc: Exception | None = None) -> str:
+        """What an answer holds instead of JSON, in a few words, with a short sample of it."""
+        # A body can repeat the header (a debugging proxy does), perhaps cut before the token ends.
+        text = _BEARER.sub("Bearer ***", self._scrub(raw[:4096].decode("utf-8", "replace")))
+        if "html" in content_type.lower() or text.lstrip()[:1] == "<":
+            title = _HTML_TITLE.search(text)
+            if title and _one_line(title.group(1)):
+                return f"an HTML page titled {_quoted(_one_line(title.group(1)), 80)}, not JSON"
+            return "an HTML page, not JSON"
+        if isinstance(exc, json.JSONDecodeError) and (
+            exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
+        ):
+            return f"JSON that breaks off after {len(raw)} bytes"
+        if isinstance(exc, RecursionError):
+            return "JSON nested too deeply to read"
+        return f"a body that is not JSON ({_quoted(_one_line(text), 120)})"
+
+    def _final(self, error: ApiError) -> ApiError:
+        """The error to raise: the token scrubbed out, and the attempts said when retried."""
+        text = error.message
+        if error.attempts > 1:
+            text += f"; gave up after {error.attempts} attempts"
+        scrubbed = self._scrub(text)
+        if scrubbed == error.message:
+            return error
+        return type(error)(scrubbed, status=error.status, type=error.type, attempts=error.attempts)
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token in text else text
@@ -210,11 +269,11 @@ class ApifyClient:
     # -- endpoints ------------------------------------------------------------------------------
 
     async def get_task(self, ref: str) -> dict[str, JSON]:
-        return _data(await self.request("GET", task_path(ref)), "GET " + task_path(ref))
+        return _task(await self.request("GET", task_path(ref)), "GET " + task_path(ref))
 
     async def update_task(self, task_id: str, payload: Mapping[str, JSON]) -> dict[str, JSON]:
         path = task_path(task_id)
-        return _data(await self.request("PUT", path, body=payload), "PUT " + path)
+        return _task(await self.request("PUT", path, body=payload), "PUT " + path)
 
     async def create_task(self, payload: Mapping[str, JSON], lookup_ref: str) -> dict[str, JSON]:
         """Create a task; after an ambiguous failure, find it by ``lookup_ref`` before retrying,
@@ -224,7 +283,7 @@ class ApifyClient:
             attempts += 1
             try:
                 body = await self.request("POST", "/v2/actor-tasks", body=payload, idempotent=False)
-                return _data(body, "POST /v2/actor-tasks")
+                return _task(body, "POST /v2/actor-tasks")
             except (TransportError, ServerError, ConflictError) as exc:
                 try:
                     return await self.get_task(lookup_ref)
@@ -243,8 +302,8 @@ class ApifyClient:
         while True:
             page = await self.list_tasks(offset=len(items))
             batch = page.get("items")
-            if not isinstance(batch, list):
-                raise TransportError("list tasks: the answer has no `items` list")
+            if not isinstance(batch, list) or not all(isinstance(i, dict) for i in batch):
+                raise TransportError("list tasks: the answer has no `items` list of tasks")
             items.extend(batch)
             total = page.get("total")
             if not batch or (isinstance(total, int) and len(items) >= total):
@@ -268,7 +327,65 @@ def _data(body: JSON, what: str) -> dict[str, JSON]:
         data = body.get("data")
         if isinstance(data, dict):
             return data
-    raise TransportError(f"{what}: the answer is not of the expected shape {{'data': {{...}}}}")
+        found = f"`data` is {_kind(data)}" if "data" in body else "there is no `data`"
+    else:
+        found = f"it is {_kind(body)}"
+    raise TransportError(
+        f'{what}: the answer is not of the expected shape {{"data": {{...}}}}: {found}'
+    )
+
+
+def _task(body: JSON, what: str) -> dict[str, JSON]:
+    """The task object of an answer, checked enough that planning and verifying can rely on it."""
+    task = _data(body, what)
+    wrong = []
+    for name in ("id", "modifiedAt"):
+        value = task.get(name)
+        if not isinstance(value, str) or not value:
+            wrong.append(f"`{name}` is {_kind(value)}" if name in task else f"no `{name}`")
+    options = task.get("options")
+    if options is not None and not isinstance(options, dict):
+        wrong.append(f"`options` is {_kind(options)}, not a mapping")
+    task_input = task.get("input")
+    if task_input is not None and not isinstance(task_input, dict | list):
+        wrong.append(f"`input` is {_kind(task_input)}, not a mapping")
+    if wrong:
+        raise TransportError(f"{what}: the task in the answer is malformed: {', '.join(wrong)}")
+    return task
+
+
+def _kind(value: JSON) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "an empty string" if not value else "a string"
+    return "a list" if isinstance(value, list) else "a mapping"
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int | None) -> None:
+        self.size = size  # as announced by Content-Length; None when the body just kept coming
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The body, or ``_TooLarge`` as soon as it is known to exceed ``MAX_RESPONSE_BYTES``."""
+    length = response.content_length
+    if length is not None and length > MAX_RESPONSE_BYTES:
+        response.close()  # the connection cannot be reused with the body unread
+        raise _TooLarge(length)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_any():
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            response.close()
+            raise _TooLarge(None)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -283,10 +400,27 @@ def _retry_after(value: str | None) -> float | None:
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, TimeoutError):
         return "timed out"
+    if isinstance(exc, aiohttp.ClientPayloadError) and "not completed" in str(exc):
+        received = _RECEIVED.search(str(exc))
+        detail = f" ({received.group(0)})" if received else ""
+        return f"the connection closed before the whole answer arrived{detail}"
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
 
 
-def _snippet(raw: bytes, limit: int = 120) -> str:
-    text = " ".join(raw[: limit * 2].decode("utf-8", "replace").split())
-    return repr(text[:limit] + ("..." if len(text) > limit else ""))
+_BEARER = re.compile(r"(?i)bearer\s+[^\s\"'<>]+")
+_HTML_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title")
+_RECEIVED = re.compile(r"received \d+ of \d+ bytes")
+
+
+def _one_line(text: str) -> str:
+    """``text`` on one line: runs of whitespace and unprintable characters become one space."""
+    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _quoted(text: str, limit: int) -> str:
+    return '"' + _shorten(text, limit) + '"'
