@@ -468,3 +468,19 @@ async def test_the_size_cap_leaves_the_session_usable(emulator: Emulator) -> Non
             await client.get_task(task["id"])
         assert (await client.get_task(task["id"]))["id"] == task["id"]
         assert client.stats.total == 2 and client.stats.retried == 0
+
+
+@pytest.mark.faults
+def test_saved_plan_with_a_malformed_task_list(emu: Emulator, tmp_path: Path) -> None:
+    """Applying a saved plan checks staleness with one list request; items that are not tasks
+    stop the apply with a message, before anything is written."""
+    path, _ = seed_three(emu, tmp_path)
+    plan_path = str(tmp_path / "plan.json")
+    assert run_cli("plan", path, "--out", plan_path, emu=emu).code == cli.ExitStatus.OK
+    body = {"data": {"items": [1, 2, 3], "total": 3, "offset": 0, "limit": 1000, "count": 3}}
+    emu.faults.schedule(method="GET", path_prefix="/v2/actor-tasks", variant="json", body=body)
+    result = run_cli("apply", plan_path, "--yes", emu=emu)
+    assert result.code == cli.ExitStatus.ERROR
+    assert_clean(result, emu)
+    assert "list tasks: the answer has no `items` list of tasks" in result.err
+    assert memory(emu) == dict.fromkeys(NAMES, 1024)
