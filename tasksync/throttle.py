@@ -4,7 +4,7 @@ Both are pure apart from the clock and the random source they are given, so test
 with a fake clock. ``RetryPolicy`` follows Apify's documented algorithm (and the official clients):
 after failed attempt n, wait uniformly in [d, 2d) with d = 0.5 s * 2^(n-1), at least
 ``Retry-After``.
-``RateLimiter`` is a token bucket with AIMD: it halves its rate on a 429 and creeps back up on
+``RateLimiter`` is a token bucket with AIMD: it halves its rate on a 429 and grows back on
 successes, so a run settles near the fastest rate the API allows without configuration.
 """
 
@@ -52,10 +52,18 @@ class RetryPolicy:
 
 
 class RateLimiter:
-    """A token bucket whose rate adapts: halve on 429, add a little back on each success.
+    """A token bucket whose rate adapts to the API: AIMD with a memory of where the API pushed back.
 
     ``max_rate=None`` means no configured ceiling: the limiter does not delay anything until the
-    API first answers 429, then starts from half the rate observed at that moment.
+    API first answers 429.
+
+    On a 429 the rate halves, from the lower of the current rate and the rate the API actually
+    accepted over the last second (multiplicative decrease). The other 429s of the same burst
+    (those sent before the client could react, within ``hold`` seconds) are one congestion event,
+    not several: halving once per answer would take the rate to the floor in a single storm.
+    On success the rate grows back (additive increase): per second, by half the gap to the rate
+    where the API pushed back, plus a small probe beyond it, so a run returns to just under the
+    API's limit in a few seconds and then probes slowly for more.
     """
 
     def __init__(
@@ -64,25 +72,32 @@ class RateLimiter:
         *,
         burst: float = 1.0,
         min_rate: float = 1.0,
+        hold: float = 1.0,
+        probe: float = 0.02,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if max_rate is not None and max_rate <= 0:
             raise ValueError("max_rate must be positive")
         self.max_rate = max_rate if max_rate is not None else math.inf
         self.rate = self.max_rate
+        self.ceiling = self.max_rate
+        """The rate at which the API last answered 429 (the configured maximum until then)."""
         self.min_rate = min_rate
         self.burst = burst
+        self.hold = hold
+        self.probe = probe
+        self.throttled = 0
         self._clock = clock
         self._next = 0.0  # earliest time the next request may start (GCRA "theoretical arrival")
-        self._window_start = clock()
-        self._window_count = 0
-        self._observed = 0.0
-        self.throttled = 0
+        self._hold_until = -math.inf
+        now = clock()
+        self._sent = _Window(now)
+        self._accepted = _Window(now)
 
     def reserve(self) -> float:
         """Book the next slot; return how many seconds the caller must wait for it."""
         now = self._clock()
-        self._count(now)
+        self._sent.count(now)
         if self.rate == math.inf:
             return 0.0
         interval = 1.0 / self.rate
@@ -96,25 +111,45 @@ class RateLimiter:
             await anyio.sleep(wait)
 
     def on_throttled(self) -> None:
-        """The API said 429: halve the rate (multiplicative decrease)."""
+        """The API said 429: halve the rate, once per congestion event."""
         self.throttled += 1
-        current = self.rate if self.rate != math.inf else max(self._observed, self._window_rate())
-        self.rate = max(self.min_rate, current / 2)
+        now = self._clock()
+        if now < self._hold_until:
+            return
+        self._hold_until = now + self.hold
+        current = self.rate if self.rate != math.inf else self._sent.rate(now, self.min_rate * 16)
+        accepted = self._accepted.rate(now, 0.0)
+        base = min(current, accepted) if accepted > 0 else current
+        self.ceiling = min(self.max_rate, max(self.min_rate, base))
+        self.rate = max(self.min_rate, base / 2)
 
     def on_success(self) -> None:
-        """Gradual increase: per second of successes, the rate grows by 5% (at least 1 req/s)."""
+        """Grow back: per second of successes, half the gap to the ceiling plus a probe."""
+        self._accepted.count(self._clock())
         if self.rate < self.max_rate:
-            step = max(1.0, 0.05 * self.rate) / max(self.rate, 1.0)
-            self.rate = min(self.max_rate, self.rate + step)
+            gain = max(1.0, 0.5 * max(0.0, self.ceiling - self.rate) + self.probe * self.rate)
+            self.rate = min(self.max_rate, self.rate + gain / max(self.rate, 1.0))
 
-    def _count(self, now: float) -> None:
-        self._window_count += 1
-        elapsed = now - self._window_start
+
+class _Window:
+    """Events per second, over the current one-second window or else the last complete one."""
+
+    __slots__ = ("_count", "_last", "_start")
+
+    def __init__(self, now: float) -> None:
+        self._start = now
+        self._count = 0
+        self._last = 0.0
+
+    def count(self, now: float) -> None:
+        elapsed = now - self._start
         if elapsed >= 1.0:
-            self._observed = self._window_count / elapsed
-            self._window_start = now
-            self._window_count = 0
+            self._last = self._count / elapsed
+            self._start, self._count = now, 0
+        self._count += 1
 
-    def _window_rate(self) -> float:
-        elapsed = self._clock() - self._window_start
-        return self._window_count / elapsed if elapsed > 0.05 else self.min_rate * 16
+    def rate(self, now: float, default: float) -> float:
+        elapsed = now - self._start
+        if elapsed >= 0.5 and self._count:
+            return self._count / elapsed
+        return self._last or (self._count / elapsed if elapsed > 0.05 else default)
