@@ -8,6 +8,7 @@ user's (a bad file, a revoked token) are printed as one paragraph, never as a tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -279,6 +280,9 @@ def _add_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-rate", type=float, help="at most this many requests per second (default: adaptive)"
     )
+
+
+def _add_diff_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--rotate-secrets",
         action="store_true",
@@ -303,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
     _add_api_arguments(p)
+    _add_diff_arguments(p)
     p.set_defaults(run=_cmd_plan)
 
     p = sub.add_parser("apply", help="plan, confirm, and change the tasks")
@@ -315,6 +320,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report", help="write the JSON report to this file")
     p.add_argument("--summary", help="write the Markdown summary to this file")
     _add_api_arguments(p)
+    _add_diff_arguments(p)
     p.set_defaults(run=_cmd_apply)
 
     p = sub.add_parser("export", help="write the account's live tasks as a task file")
@@ -343,7 +349,9 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     env = env or Env()
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        # argparse prints usage and errors itself: to the streams of this Env, not the process's.
+        with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
+            args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors; 2 means "changes" here
         return ExitStatus.OK if not exc.code else ExitStatus.ERROR
     run_command: Command = args.run

@@ -64,3 +64,9 @@ def test_empty_account_gives_a_valid_empty_file(tmp_path: Path) -> None:
         assert run_cli("export", "-o", str(out), emu=emu).code == 0
     assert config.load(str(out), environ={}).tasks == ()
     assert run_cli("validate", str(out)).code == 0
+
+
+def test_export_has_no_diff_options() -> None:
+    result = run_cli("export", "--rotate-secrets")
+    assert result.code == 1
+    assert "--rotate-secrets" in result.err and "Traceback" not in result.err
