@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from tasksync.config import visible
 from tasksync.model import JSON, Action, ChangeKind, FieldChange, Status, TaskResult
 from tasksync.planning import Plan, change_json
 
@@ -98,7 +99,7 @@ def _result_json(result: TaskResult) -> dict[str, Any]:
 
 def show(value: JSON) -> str:
     """A JSON value on one line, shortened when long."""
-    text = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+    text = visible(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
     return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 3] + "..."
 
 
@@ -136,7 +137,7 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
                 lines.append(f"  {change.key}: unchanged")
             continue
         if change.action is Action.ERROR:
-            lines.append(_paint("!", f"! {change.key}: {change.error}", color))
+            lines.append(_paint("!", f"! {change.key}: {visible(change.error or '')}", color))
             continue
         sign = "+" if change.action is Action.CREATE else "~"
         what = "create" if change.action is Action.CREATE else f"update {change.task_id}"
@@ -184,7 +185,7 @@ def _details(summary: str, changes: tuple[FieldChange, ...]) -> list[str]:
 
 
 def _md_escape(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return visible(text.replace("|", "\\|").replace("\n", " "))
 
 
 # -- reports -------------------------------------------------------------------------------------
@@ -199,9 +200,9 @@ def report_text(report: Report) -> str:
         if r.status in (Status.FAILED, Status.STALE) or (
             r.status is Status.SKIPPED and not report.interrupted
         ):
-            lines.append(f"  {r.status.value}: {r.key}: {r.error}")
+            lines.append(f"  {r.status.value}: {r.key}: {visible(r.error)}")
     if report.error:
-        lines.append(f"  error: {report.error}")
+        lines.append(f"  error: {visible(report.error)}")
     req = report.requests
     head = (
         f"{report.command.capitalize()}: {', '.join(parts) or 'no tasks'} in {duration:.1f}s "

@@ -103,3 +103,39 @@ def test_packaged_example_is_the_repository_example() -> None:
     assert (root / "tasksync" / "tasks.example.yaml").read_text() == (
         root / "tasks.example.yaml"
     ).read_text()
+
+
+def test_values_and_errors_cannot_steer_the_terminal() -> None:
+    # Values come from the file and from the API: an escape sequence or a bidi override in
+    # them must be shown, not obeyed. (JSON escapes C0 controls itself; C1 and bidi it keeps.)
+    hostile = "x\u202eevil\x9b2J\x1b[31m"
+    plan = Plan(
+        (
+            TaskChange(
+                key="janedoe~a",
+                action=Action.UPDATE,
+                task_id="A" * 17,
+                changes=(FieldChange("/input/q", ChangeKind.CHANGE, "old", hostile),),
+                payload={"input": {"q": hostile}},
+            ),
+            TaskChange(key="janedoe~b", action=Action.ERROR, error="HTTP 500: " + hostile),
+        )
+    )
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    report = Report(
+        "apply",
+        start,
+        start,
+        [TaskResult("janedoe~b", Status.FAILED, error_type="server", error=hostile)],
+        error=hostile,
+    )
+    for text in (
+        plan_text(plan),
+        plan_text(plan, color=True).replace("\x1b[0m", "").replace("\x1b[33m", ""),
+        plan_markdown(plan),
+        report_text(report),
+        report_markdown(report),
+    ):
+        text = text.replace("\x1b[31m", "").replace("\x1b[31;1m", "").replace("\x1b[32m", "")
+        assert "\u202e" not in text and "\x9b" not in text and "\x1b" not in text, text
+        assert "\\u202e" in text
