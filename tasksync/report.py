@@ -200,7 +200,7 @@ def report_text(report: Report) -> str:
         if r.status in (Status.FAILED, Status.STALE) or (
             r.status is Status.SKIPPED and not report.interrupted
         ):
-            lines.append(f"  {r.status.value}: {r.key}: {visible(r.error)}")
+            lines.append(f"  {r.status.value}: {r.key}: {visible(r.error or '')}")
     if report.error:
         lines.append(f"  error: {visible(report.error)}")
     req = report.requests

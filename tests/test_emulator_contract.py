@@ -164,6 +164,11 @@ async def test_real_rate_limit_stops_the_client(emulator: Emulator) -> None:
         await api.get()
     other = emulator.state.add_task(name="cold")  # another resource has its own budget
     assert await client(emulator, retries=0).task(other["id"]).get() is not None
+    # The same task by name, or its input, is the same resource: no fresh budget.
+    with pytest.raises(RateLimitError):
+        await client(emulator, retries=0).task(f"{emulator.username}~hot").get()
+    with pytest.raises(RateLimitError):
+        await client(emulator, retries=0).task(task["id"]).get_input()
 
 
 async def test_server_errors_and_dropped_connections_are_retried(emulator: Emulator) -> None:

@@ -355,11 +355,21 @@ class Api:
                 who = user.id
             else:
                 who = "ip:" + (request.remote or "")
-            path = request.path
-            self.limits.check(who, path[:-6] if path.endswith("/input") else path)
+            self.limits.check(who, self._resource(request, user))
             return await handler(request)
         except HttpError as error:
             return error_response(error)
+
+    def _resource(self, request: web.Request, user: User | None) -> str:
+        """What a per-resource rate limit counts against: one task is one resource, whether
+        it is addressed by ID or by name, with or without ``/input``."""
+        path = request.path
+        ref = request.match_info.get("ref")
+        if ref is not None and path.startswith("/v2/actor-tasks/"):
+            task_id = self.state.task_id(ref, user)
+            if task_id is not None:
+                return "/v2/actor-tasks/" + task_id
+        return path[:-6] if path.endswith("/input") else path
 
     def _authenticate(self, request: web.Request) -> User | None:
         """The token's user; None without a token; 401 for an unknown token."""

@@ -566,6 +566,14 @@ class EmulatorState:
             raise not_found("Actor task")
         return task
 
+    def task_id(self, ref: str, user: User | None) -> str | None:
+        """The ID of the task ``ref`` names, if ``user`` may see it (for rate-limit keys)."""
+        with self._lock:
+            try:
+                return str(self._resolve_task(ref, user)["id"])
+            except HttpError:
+                return None
+
     def get_task(self, ref: str) -> dict[str, JSON] | None:
         """A copy of the task with this ID or ``username~name`` (``~name``: the default user's)."""
         with self._lock:
