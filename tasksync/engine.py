@@ -241,6 +241,14 @@ async def apply(
             results[i] = _failed(change, exc.kind, str(exc), exc.attempts, started)
             if isinstance(exc, AuthError) and exc.status == 401:
                 raise
+        except Exception as exc:  # a bug must cost one task, not the run and its report
+            results[i] = _failed(
+                change,
+                "internal-error",
+                f"unexpected {type(exc).__name__}: {exc} (a bug in tasksync: please report it)",
+                attempts_made.get(),
+                started,
+            )
         except anyio.get_cancelled_exc_class():
             results[i] = _failed(
                 change,

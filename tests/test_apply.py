@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -270,6 +271,35 @@ async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path)
     (result,) = report.results
     assert result.status is Status.FAILED
     assert result.error_type == "did-not-converge" and "/options/memoryMbytes" in str(result.error)
+
+
+async def test_an_unexpected_error_costs_one_task_not_the_run(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """A library caller's plan with a value JSON cannot encode: that task fails with the cause,
+    the others are applied and the report is complete."""
+    for name in ("good1", "bad", "good2"):
+        seed(emulator, name, options={"build": "latest"}, input={"q": 1})
+    path = write_file(
+        tmp_path,
+        "version: 1\ntasks:\n"
+        + "".join(
+            f"  - task: janedoe~{n}\n    input: {{q: 2}}\n" for n in ("good1", "bad", "good2")
+        ),
+    )
+    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
+    plan, _ = await core.plan(path, settings=settings, environ={})
+    changes = list(plan.changes)
+    changes[1] = replace(changes[1], payload={"input": {"q": {1, 2}}})  # a set: not JSON
+    report = await core.apply(replace(plan, changes=tuple(changes)), settings=settings)
+    status = {r.key: r for r in report.results}
+    assert status["janedoe~good1"].status is Status.UPDATED
+    assert status["janedoe~good2"].status is Status.UPDATED
+    bad = status["janedoe~bad"]
+    assert bad.status is Status.FAILED and bad.error_type == "internal-error"
+    assert "TypeError" in str(bad.error)
+    assert emulator.state.get_task("janedoe~good2")["input"] == {"q": 2}  # type: ignore[index]
+    assert emulator.state.get_task("janedoe~bad")["input"] == {"q": 1}  # type: ignore[index]
 
 
 def test_revoked_token_mid_run_stops_and_reports(tmp_path: Path) -> None:
