@@ -377,6 +377,8 @@ async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
     if length is not None and length > MAX_RESPONSE_BYTES:
         response.close()  # the connection cannot be reused with the body unread
         raise _TooLarge(length)
+    if length is not None:  # the usual case: the size is announced and within the cap
+        return await response.read()
     chunks: list[bytes] = []
     size = 0
     async for chunk in response.content.iter_any():
