@@ -23,7 +23,7 @@ from tasksync.engine import Interrupt, Interrupted
 from tasksync.errors import PlanFileError, TasksyncError
 from tasksync.planning import Plan
 from tasksync.report import Report
-from tasksync.runner import Runner, write_atomic
+from tasksync.runner import Runner, isatty, write_atomic
 
 
 class ExitStatus(IntEnum):
@@ -46,9 +46,9 @@ class Env:
 
     def __post_init__(self) -> None:
         if self.stdout_isatty is None:
-            self.stdout_isatty = _isatty(self.stdout)
+            self.stdout_isatty = isatty(self.stdout)
         if self.stdin_isatty is None:
-            self.stdin_isatty = _isatty(self.stdin)
+            self.stdin_isatty = isatty(self.stdin)
 
     @property
     def color(self) -> bool:
@@ -60,13 +60,6 @@ class Env:
 
     def error(self, text: str) -> None:
         self.stderr.write(f"tasksync: error: {text}\n")
-
-
-def _isatty(stream: IO[str]) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 Command = Callable[[argparse.Namespace, Env], int]

@@ -14,7 +14,7 @@ import signal
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import anyio
 
@@ -27,11 +27,23 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
+def isatty(stream: IO[str]) -> bool:
+    """Whether a stream is a terminal (False for closed or file-like streams without a fd)."""
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 class Runner:
     def __init__(self, env: Env, *, grace: float = 10.0) -> None:
         self.env = env
         self.grace = grace
-        self.progress = ProgressPrinter(env.stderr, tty=bool(env.stdout_isatty))
+        # The bar is redrawn with control characters: only when stderr, where it goes, is a
+        # terminal too (stdout alone could be one while stderr goes to a log file).
+        self.progress = ProgressPrinter(
+            env.stderr, tty=bool(env.stdout_isatty) and isatty(env.stderr)
+        )
 
     def run(self, work: Callable[[Interrupt], Awaitable[T]]) -> T:
         return anyio.run(self._main, work)
