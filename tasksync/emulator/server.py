@@ -7,6 +7,8 @@
 
 The parts are reachable for tests: ``state`` (the data, with a Python API), ``settings``
 (mutable; every request reads it), ``faults`` (scheduled faults), ``requests`` (the log).
+``restart`` stops the server and serves again on the same port with all of them kept, as the
+API going down and coming back in the middle of a run.
 """
 
 from __future__ import annotations
@@ -109,11 +111,31 @@ class Emulator:
         self.port = sock.getsockname()[1]
         self._runner = runner
 
-    async def close(self) -> None:
+    async def close(self, *, abort: bool = False) -> None:
+        """Stop serving. Requests in flight may finish, unless ``abort``: then every open
+        connection is cut at once, as a crash would (a write in progress may still be applied,
+        but no answer reaches the client)."""
         runner, self._runner = self._runner, None
         if runner is not None:
             self.api.closing.set()  # stalled requests give up at once
+            if abort and runner.server is not None:
+                for site in runner.sites:  # first refuse new connections, then cut the open ones
+                    await site.stop()
+                for connection in runner.server.connections:
+                    if connection.transport is not None:
+                        connection.transport.abort()
             await runner.cleanup()
+
+    async def restart(self, downtime: float = 0.0) -> None:
+        """Crash and come back: cut every connection (``close(abort=True)``), refuse
+        connections for ``downtime`` seconds, then serve again on the same port with the same
+        state, settings, scheduled faults, rate limits and request log."""
+        if self._runner is None:
+            raise RuntimeError("the emulator is not running")
+        await self.close(abort=True)
+        if downtime > 0:
+            await asyncio.sleep(downtime)
+        await self.start()
 
     async def __aenter__(self) -> Emulator:
         await self.start()
