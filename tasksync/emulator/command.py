@@ -18,7 +18,6 @@ from typing import IO, Any
 
 import yaml
 
-from tasksync.emulator.server import Emulator
 from tasksync.emulator.settings import EmulatorSettings
 from tasksync.errors import TasksyncError
 
@@ -112,6 +111,8 @@ async def _serve(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    from tasksync.emulator.server import Emulator  # the server only when it is run
+
     emulator = Emulator(settings, host=args.host, port=args.port, token=args.token)
     if seed is not None:
         try:
