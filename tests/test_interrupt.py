@@ -1,0 +1,154 @@
+"""SIGINT and SIGTERM in the middle of ``tasksync apply``, at seeded-random points.
+
+``python -m tasksync apply`` runs in a subprocess against an emulator in this process, on a file
+of a few hundred tasks (unchanged, changed and missing ones). A signal arrives after a number of
+reads (while planning) or of writes (while applying); in some cases a second one follows as soon
+as the first is acknowledged, which cancels the requests in flight. Whatever the point:
+
+- the exit code is 130, nothing is printed as a traceback;
+- the report and the summary exist and are complete (the report parses as JSON), and no
+  temporary file is left next to them;
+- every status in the report agrees with the emulator's state and request log
+  (``support.check_report``): updated and created tasks are as the file says, skipped ones were
+  never written, failed ones were cancelled in flight, and no task is half written;
+- a second apply converges the rest, and a plan after it shows no changes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from support import (
+    check_report,
+    check_writes,
+    make_scenario,
+    run_cli,
+    snapshot,
+    threaded_emulator,
+)
+
+from tasksync.emulator import Emulator, EmulatorSettings
+
+COUNT = 210  # 30 tasks of each drift: 180 to write
+WRITES = COUNT * 6 // 7
+
+
+@dataclass(frozen=True)
+class Point:
+    signum: signal.Signals
+    phase: str
+    """``plan``: after ``after`` reads; ``apply``: after ``after`` writes."""
+    after: int
+    twice: bool = False
+    """Send the signal again as soon as the first is acknowledged: cancel what is in flight."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.signum.name}-{self.phase}-{self.after}" + ("-twice" if self.twice else "")
+
+
+def _points() -> list[Point]:
+    rng = random.Random("tasksync-interrupt")
+    points = []
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        points.append(Point(signum, "plan", rng.randint(10, COUNT // 2)))
+        points.append(Point(signum, "apply", rng.randint(1, WRITES // 2)))
+        points.append(Point(signum, "apply", rng.randint(1, WRITES // 2), twice=True))
+    return points
+
+
+POINTS = _points()
+
+
+def _seen(emu: Emulator, phase: str) -> int:
+    methods = ("GET",) if phase == "plan" else ("PUT", "POST")
+    return sum(r.method in methods for r in emu.requests)
+
+
+def _wait_for(condition: object, what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("point", POINTS, ids=[p.id for p in POINTS])
+def test_interrupted_apply_reports_what_it_did_and_a_rerun_converges(
+    tmp_path: Path, point: Point
+) -> None:
+    rng = random.Random(f"tasksync-interrupt-{point.id}")
+    report_path, summary_path = tmp_path / "out" / "report.json", tmp_path / "out" / "summary.md"
+    report_path.parent.mkdir()
+    stderr_path = tmp_path / "stderr.txt"
+    settings = EmulatorSettings(latency_ms=10, latency_jitter_ms=20, seed=rng.randrange(2**31))
+    with threaded_emulator(settings) as emu:
+        scenario = make_scenario(emu, tmp_path, COUNT, rng)
+        env = {**os.environ, "APIFY_TOKEN": emu.token, "APIFY_API_BASE_URL": emu.url}
+        argv = [sys.executable, "-m", "tasksync", "apply", scenario.path, "--yes"]
+        argv += ["--create-missing", "--concurrency", "4"]
+        argv += ["--report", str(report_path), "--summary", str(summary_path)]
+        with stderr_path.open("w") as stderr:
+            proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True)
+            try:
+                _wait_for(lambda: _seen(emu, point.phase) >= point.after, f"{point.phase}")
+                proc.send_signal(point.signum)
+                if point.twice:
+                    _wait_for(lambda: "stopping" in stderr_path.read_text(), "the first signal")
+                    proc.send_signal(point.signum)
+                out, _ = proc.communicate(timeout=60)
+            finally:
+                proc.kill()
+                proc.wait()
+        time.sleep(0.1)  # requests cancelled in flight end on the emulator's side too
+        err = stderr_path.read_text()
+
+        assert proc.returncode == 130, out + err
+        assert "Traceback" not in out + err
+        assert ("cancelling in-flight requests" in err) == point.twice, err
+        assert sorted(p.name for p in report_path.parent.iterdir()) == [
+            "report.json",
+            "summary.md",
+        ]
+        doc = json.loads(report_path.read_text())
+        assert doc["kind"] == "tasksync-report" and doc["interrupted"] is True
+        assert not doc["ok"]
+        assert summary_path.read_text().startswith("### :x: tasksync apply")
+        check_report(emu, scenario, doc)
+        check_writes(emu, scenario)
+        totals = doc["totals"]
+        if point.phase == "plan":
+            assert doc["tasks"] == [] and "nothing was changed" in doc["error"]
+            assert _seen(emu, "apply") == 0
+        else:
+            assert totals["updated"] + totals["created"] >= point.after - 4 * point.twice
+            assert totals["skipped"] > 0
+            failed = [t for t in doc["tasks"] if t["status"] == "failed"]
+            assert all(t["error"]["type"] == "interrupted" for t in failed), failed
+            assert point.twice or not failed
+
+        emu.settings.latency_ms = emu.settings.latency_jitter_ms = 0
+        before, since = snapshot(emu, scenario), time.time()
+        again_path = tmp_path / "again.json"
+        again = run_cli(
+            "apply",
+            scenario.path,
+            "--yes",
+            "--create-missing",
+            "--report",
+            str(again_path),
+            emu=emu,
+        )
+        assert again.code == 0, again.output
+        check_report(emu, scenario, json.loads(again_path.read_text()), before=before, since=since)
+        check_writes(emu, scenario)
+        final = run_cli("plan", scenario.path, "--detailed-exitcode", emu=emu)
+        assert final.code == 0, final.output
