@@ -3,7 +3,7 @@
 ``Runner.run`` starts the event loop, turns the first SIGINT/SIGTERM into a graceful stop (no new
 requests; in-flight ones may finish for ``grace`` seconds) and a second one into cancellation of
 what is in flight. ``write_atomic`` writes report and plan files so that a reader never sees half
-of one, even when the process is killed while writing.
+of one, even when the process is killed while writing; SIGINT and SIGTERM wait until it is done.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import signal
 import tempfile
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import IO, TYPE_CHECKING, TypeVar
 
 import anyio
@@ -86,16 +86,36 @@ class Runner:
 
 
 def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    """Write ``text`` to ``path`` through a temporary file and a rename.
+
+    SIGINT and SIGTERM are held back meanwhile (they take effect once the file is in place):
+    the report is written after the event loop, and so its signal handling, has ended, and a
+    signal in the middle would otherwise lose the file and, for SIGTERM, leave the temporary
+    one behind.
+    """
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tasksync-", suffix=".tmp", dir=directory)
+    with _signals_held():
+        fd, tmp = tempfile.mkstemp(prefix=".tasksync-", suffix=".tmp", dir=directory)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+
+@contextlib.contextmanager
+def _signals_held() -> Iterator[None]:
+    """Block SIGINT and SIGTERM for the calling thread; pending ones arrive at the end."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)

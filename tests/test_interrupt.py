@@ -152,3 +152,25 @@ def test_interrupted_apply_reports_what_it_did_and_a_rerun_converges(
         check_writes(emu, scenario)
         final = run_cli("plan", scenario.path, "--detailed-exitcode", emu=emu)
         assert final.code == 0, final.output
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_a_file_is_written_waits_until_it_is_whole(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """The report is written after the event loop (and its signal handling) has ended: a signal
+    then must neither lose the report nor leave its temporary file behind."""
+    size = 40_000_000  # long enough to write that the signal surely arrives in the middle
+    target = tmp_path / "report.json"
+    code = f"from tasksync.runner import write_atomic; write_atomic({str(target)!r}, 'x' * {size})"
+    proc = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: any(tmp_path.iterdir()), "the temporary file")
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signum, err  # the signal took effect, once the file was whole
+    assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
+    assert target.stat().st_size == size
