@@ -1,14 +1,9 @@
 """``tasksync apply`` against the emulator: convergence, minimal writes, faults, saved plans,
-safety, confirmation, creation, reports and interruption."""
+safety, confirmation, creation and reports (interruption: test_interrupt.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +14,7 @@ from support import run_cli, seed, threaded_emulator, write_file
 
 from tasksync import core
 from tasksync.diff import json_equal
-from tasksync.emulator import Emulator, EmulatorSettings
+from tasksync.emulator import Emulator
 from tasksync.model import Status
 from tasksync.throttle import RetryPolicy
 
@@ -313,49 +308,3 @@ def test_revoked_token_mid_run_stops_and_reports(tmp_path: Path) -> None:
     assert "token" in report["error"]
     assert report["totals"]["updated"] == 0
     assert report["totals"]["failed"] + report["totals"]["skipped"] == 8
-
-
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_interrupt_mid_apply_writes_the_report_and_a_rerun_converges(
-    tmp_path: Path, signum: int
-) -> None:
-    report_path = tmp_path / "report.json"
-    with threaded_emulator(EmulatorSettings(latency_ms=40)) as emu:
-        path = many_tasks(emu, tmp_path, 120, changed_every=1)
-        env = {
-            **os.environ,
-            "APIFY_TOKEN": emu.token,
-            "APIFY_API_BASE_URL": emu.url,
-        }
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "tasksync",
-                "apply",
-                path,
-                "--yes",
-                "--concurrency",
-                "4",
-                "--report",
-                str(report_path),
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while len(puts(emu)) < 10 and time.monotonic() < deadline:
-            time.sleep(0.02)
-        proc.send_signal(signum)
-        _, err = proc.communicate(timeout=60)
-        assert proc.returncode == 130, err
-        report = json.loads(report_path.read_text())
-        assert report["interrupted"] is True
-        assert 10 <= report["totals"]["updated"] < 120
-        assert report["totals"]["skipped"] > 0
-        assert "Traceback" not in err
-        rerun = run_cli("apply", path, "--yes", emu=emu)
-        assert rerun.code == 0, rerun.output
-        assert_converged(emu, 120)
