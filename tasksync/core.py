@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tasksync import config
 from tasksync.api import DEFAULT_API_URL, ApifyClient, RequestStats
-from tasksync.engine import Interrupt, ProgressCallback, refresh
+from tasksync.engine import Interrupt, ProgressCallback, redact, refresh, secret_values
 from tasksync.engine import apply as apply_plan
 from tasksync.errors import ApiError, TasksyncError
 from tasksync.model import RemoteTask, TaskChange
@@ -168,7 +168,9 @@ async def apply(
     )
     error = None
     if outcome.fatal is not None:
-        error = f"the API refused the token mid-run, so the run stopped: {outcome.fatal}"
+        error = "the API refused the token mid-run, so the run stopped: " + redact(
+            str(outcome.fatal), secret_values(the_plan)
+        )
     return Report(
         command=command,
         started_at=started,

@@ -8,18 +8,24 @@ at once: every further request would fail the same way.
 Interruption is cooperative: ``Interrupt.request_stop()`` stops workers from starting new requests
 while in-flight ones finish; ``Interrupt.cancel_now()`` cancels the in-flight ones too. Every task
 still gets a result (``skipped`` if it never started), so the report is always complete.
+
+A result never holds a secret: an error message can repeat what was sent (an API that names the
+value it rejects, a proxy that echoes the request), so the values from the environment in the
+plan's payloads are masked in every message (``redact``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import anyio
 
 from tasksync.api import ApifyClient, attempts_made
-from tasksync.diff import verify
+from tasksync.diff import pointer_tokens, resolve, verify
 from tasksync.errors import ApiError, AuthError
 from tasksync.model import Action, RemoteTask, Status, TaskChange, TaskResult, TaskSpec
 from tasksync.planning import Plan
@@ -173,6 +179,44 @@ def stale_reasons(plan: Plan, listing: Sequence[dict[str, object]]) -> dict[str,
     return reasons
 
 
+MIN_REDACTED_LENGTH = 4
+"""Shorter secret values are not masked in messages: they would garble them beyond use."""
+
+
+def secret_values(plan: Plan) -> frozenset[str]:
+    """The values from the environment in the payloads of the plan's changes."""
+    found: set[str] = set()
+    for change in plan.to_apply:
+        for pointer in change.secret_refs:
+            value = resolve(change.payload, pointer_tokens(pointer))
+            if isinstance(value, str) and len(value) >= MIN_REDACTED_LENGTH:
+                found.add(value)
+    return frozenset(found)
+
+
+def redact(text: str, secrets: Collection[str]) -> str:
+    """``text`` with every secret masked as ``***``: as it is, JSON-escaped (a body that repeats
+    the request), on one line (as the client quotes messages), and cut short before ``...``
+    (where the client shortens a long message)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        for form in _forms(secret):
+            if form in text:
+                text = text.replace(form, "***")
+            if "..." in text:
+                for end in range(len(form) - 1, MIN_REDACTED_LENGTH - 1, -1):
+                    text = text.replace(form[:end] + "...", "***...")
+    return text
+
+
+def _forms(secret: str) -> Iterator[str]:
+    yield secret
+    escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+    one_line = " ".join("".join(c if c.isprintable() else " " for c in secret).split())
+    for form in (escaped, json.dumps(secret)[1:-1], one_line):
+        if form != secret and len(form) >= MIN_REDACTED_LENGTH:
+            yield form
+
+
 async def apply(
     client: ApifyClient,
     plan: Plan,
@@ -230,6 +274,7 @@ async def apply(
             results.append(None)
 
     counter = _Counter("apply", len(work), progress)
+    secrets = secret_values(plan)
 
     async def handle(n: int) -> None:
         i = work[n]
@@ -260,7 +305,10 @@ async def apply(
             )
             raise
         finally:
-            counter.tick(results[i] is not None and results[i].status is not Status.FAILED)  # type: ignore[union-attr]
+            result = results[i]
+            if result is not None and result.error and secrets:
+                results[i] = dataclasses.replace(result, error=redact(result.error, secrets))
+            counter.tick(result is not None and result.status is not Status.FAILED)
 
     fatal = await _pool(len(work), concurrency, handle, interrupt)
     final: list[TaskResult] = []

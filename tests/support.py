@@ -23,9 +23,11 @@ from tasksync.emulator import Emulator, EmulatorSettings, RequestRecord
 
 
 @contextmanager
-def threaded_emulator(settings: EmulatorSettings | None = None) -> Iterator[Emulator]:
+def threaded_emulator(
+    settings: EmulatorSettings | None = None, *, token: str | None = None
+) -> Iterator[Emulator]:
     with start_blocking_portal(backend="asyncio") as portal:
-        emulator = Emulator(settings or EmulatorSettings())
+        emulator = Emulator(settings or EmulatorSettings(), token=token)
         with portal.wrap_async_context_manager(emulator) as emu:
             yield emu
 
