@@ -226,9 +226,10 @@ class ApifyClient:
             pass
         text = f"{method} {path}: HTTP {status}"
         if type_:
-            text += f" {_shorten(_one_line(type_), 60)}"
+            text += f" {_shorten(_one_line(self._redact(type_)), 60)}"
         if message:
-            text += f": {_shorten(_one_line(message), 300)}"
+            # Scrubbed before it is cut: a token cut short would no longer be recognised.
+            text += f": {_shorten(_one_line(self._redact(message)), 300)}"
         elif raw:
             text += f" with {self._describe_body(raw, content_type)}"
         cls = _ERRORS_BY_STATUS.get(status) or (
@@ -239,7 +240,7 @@ class ApifyClient:
     def _describe_body(self, raw: bytes, content_type: str, exc: Exception | None = None) -> str:
         """What an answer holds instead of JSON, in a few words, with a short sample of it."""
         # A body can repeat the header (a debugging proxy does), perhaps cut before the token ends.
-        text = _BEARER.sub("Bearer ***", self._scrub(raw[:4096].decode("utf-8", "replace")))
+        text = self._redact(raw[:4096].decode("utf-8", "replace"))
         if "html" in content_type.lower() or text.lstrip()[:1] == "<":
             title = _HTML_TITLE.search(text)
             if title and _one_line(title.group(1)):
@@ -265,6 +266,10 @@ class ApifyClient:
 
     def _scrub(self, text: str) -> str:
         return text.replace(self._token, "***") if self._token in text else text
+
+    def _redact(self, text: str) -> str:
+        """The token out, and whatever follows "Bearer" (a token cut short by the sender)."""
+        return _BEARER.sub("Bearer ***", self._scrub(text))
 
     # -- endpoints ------------------------------------------------------------------------------
 
