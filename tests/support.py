@@ -69,7 +69,7 @@ def run_cli(
 
 
 def write_file(folder: Path, text: str, name: str = "tasks.yaml") -> str:
-    path = folder / name
+    path = folder / "tasks.yaml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return str(path)
 
@@ -106,13 +106,15 @@ class Scenario:
 
     @property
     def changed(self) -> list[str]:
+        """The keys of the tasks that the file changes or creates."""
         return [k for k, v in self.before.items() if v is None or not self.holds(k, v)]
 
     def holds(self, key: str, fields: dict[str, Any] | None) -> bool:
         """Whether ``fields`` (as ``live`` returns them) are the desired ones of ``key``."""
         return fields is not None and _canonical(fields) == _canonical(self.desired[key])
 
-    def same(self, a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
+    @staticmethod
+    def same(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
         return _canonical(a) == _canonical(b)
 
 
@@ -124,18 +126,10 @@ def live(emu: Emulator, key: str) -> dict[str, Any] | None:
     return {"title": task["title"], "options": task["options"] or {}, "input": task["input"]}
 
 
-def make_scenario(
-    emu: Emulator,
-    folder: Path,
-    count: int,
-    rng: random.Random,
-    *,
-    drifts: tuple[str, ...] = DRIFTS,
-    name: str = "tasks.yaml",
-) -> Scenario:
-    """Seed ``count`` tasks of user janedoe, each with a drift drawn from ``drifts`` (every
-    drift at least once), and write the file that describes where they all should be."""
-    kinds = [drifts[i % len(drifts)] for i in range(count)]
+def make_scenario(emu: Emulator, folder: Path, count: int, rng: random.Random) -> Scenario:
+    """Seed ``count`` tasks of user janedoe, as many of each drift as can be (in a random
+    order), and write the file ``tasks.yaml`` that says where they all should be."""
+    kinds = [DRIFTS[i % len(DRIFTS)] for i in range(count)]
     rng.shuffle(kinds)
     entries: list[dict[str, Any]] = []
     desired: dict[str, dict[str, Any]] = {}
@@ -175,7 +169,7 @@ def make_scenario(
         else:
             had = json.loads(json.dumps(want))
             if kind in ("options", "all"):
-                had["options"]["memoryMbytes"] = 4096 if memory != 4096 else 128
+                had["options"]["memoryMbytes"] = 4096  # never desired
             if kind in ("unset", "all"):
                 had["options"]["maxItems"] = rng.randint(1, 1000)
             if kind in ("input", "all"):
@@ -198,7 +192,7 @@ def make_scenario(
         "defaults": {"options": {"build": "latest"}},
         "tasks": entries,
     }
-    path = folder / name
+    path = folder / "tasks.yaml"
     path.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")  # JSON is YAML
     return Scenario(str(path), desired, before)
 
@@ -236,7 +230,7 @@ def check_writes(emu: Emulator, scenario: Scenario) -> None:
     assert len(names) == len(set(names)), "two tasks share a name"
     expected = {k.partition("~")[2] for k, v in scenario.before.items() if v is not None}
     expected |= {k.partition("~")[2] for k in scenario.desired if emu.state.get_task(k)}
-    assert set(names) == expected, f"unexpected tasks: {sorted(set(names) - expected)}"
+    assert set(names) == expected, f"tasks gained or lost: {sorted(set(names) ^ expected)}"
 
 
 def snapshot(emu: Emulator, scenario: Scenario) -> dict[str, dict[str, Any] | None]:
