@@ -99,12 +99,10 @@ def apply_once(
 ) -> dict[str, Any]:
     """Run ``tasksync apply`` once; return its figures, exit code and report.
 
-    ``run_client`` measures wall and CPU. Its peak RSS is not the client's alone: the child is
-    spawned with vfork, and Linux carries the spawning process's RSS high-water mark into the
-    child's ``ru_maxrss`` across exec, so it reads at least this benchmark's own peak (about
-    480 MB after writing 50,000 tasks). So the client runs under GNU ``/usr/bin/time``, which
-    forks a clean child and reports its own ``%M`` and exit status; without it, the RSS shown is
-    ``run_client``'s (an upper bound) and the exit code comes from a ``sh`` wrapper.
+    ``run_client`` measures wall and CPU (through a small launcher, so that this benchmark's own
+    memory is not carried into the client's peak RSS). The client runs under GNU
+    ``/usr/bin/time`` too, which reports its own ``%M`` and exit status; without it, the RSS
+    shown is ``run_client``'s and the exit code comes from a ``sh`` wrapper.
     """
     report_path = folder / f"{name}.json"
     measured, err_path = folder / f"{name}.time", folder / f"{name}.stderr"

@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,17 +118,38 @@ class EmulatorProcess:
         self.proc.wait(10)
 
 
+# Peak RSS needs care: Linux carries the high-water mark of the process that spawns a child into
+# the child's ru_maxrss across exec, so a child spawned by this benchmark (which holds the seed and
+# the file, 135 MB at 10,000 tasks) would read at least that. The client is therefore started by
+# this small launcher, which forks it from a fresh interpreter of a few MB and reports its figures.
+_LAUNCHER = """\
+import json, os, sys, time
+started = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(int(sys.argv[2]), 1)
+    os.execvp(sys.argv[3], sys.argv[3:])
+_, status, usage = os.wait4(pid, 0)
+with open(sys.argv[1], "w") as f:
+    json.dump([time.perf_counter() - started, usage.ru_utime + usage.ru_stime,
+               usage.ru_maxrss, os.waitstatus_to_exitcode(status)], f)
+"""
+
+
 def run_client(cmd: list[str], url: str) -> tuple[float, float, float, str]:
     """Run a client process; return wall seconds, CPU seconds, peak RSS in MB, stdout."""
     env = {**os.environ, "APIFY_TOKEN": TOKEN, "APIFY_API_BASE_URL": url}
-    started = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    assert proc.stdout is not None
-    out = proc.stdout.read().decode()
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - started
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, out
+    with tempfile.TemporaryDirectory() as tmp:
+        figures = Path(tmp) / "figures.json"
+        read, write = os.pipe()
+        launcher = [sys.executable, "-S", "-c", _LAUNCHER, str(figures), str(write), *cmd]
+        proc = subprocess.Popen(launcher, env=env, stderr=subprocess.DEVNULL, pass_fds=(write,))
+        os.close(write)
+        with os.fdopen(read, "rb") as stdout:
+            out = stdout.read().decode()
+        proc.wait()
+        wall, cpu, maxrss_kib, _ = json.loads(figures.read_text())
+    return wall, cpu, maxrss_kib / 1024, out
 
 
 def converged(emu: EmulatorProcess, desired: Path) -> bool:
