@@ -69,7 +69,7 @@ def run_cli(
 
 
 def write_file(folder: Path, text: str, name: str = "tasks.yaml") -> str:
-    path = folder / "tasks.yaml"
+    path = folder / name
     path.write_text(textwrap.dedent(text), encoding="utf-8")
     return str(path)
 
