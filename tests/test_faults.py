@@ -235,7 +235,7 @@ async def _run(
                 tg.start_soon(emu.restart, 0.1)
 
         report = await core.apply(plan, settings=settings, create_missing=True, progress=progress)
-    assert not restart or restarts[0] > 0, "the emulator did not restart in the middle of the run"
+    assert not restart or restarts[:1] > [0], "the emulator did not restart in the middle of a run"
     return report
 
 
