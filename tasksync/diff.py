@@ -300,12 +300,14 @@ def create_task(spec: TaskSpec) -> TaskChange:
             key=spec.key,
             action=Action.ERROR,
             error="task not found (add `actor:` to the entry to create it)",
+            error_type="record-not-found",
         )
     if spec.ref.name is None:
         return TaskChange(
             key=spec.key,
             action=Action.ERROR,
             error="task not found, and a task given by ID cannot be created: name it instead",
+            error_type="record-not-found",
         )
     payload: dict[str, JSON] = {"actId": spec.actor, "name": spec.ref.name}
     changes = [FieldChange("/name", ChangeKind.ADD, None, spec.ref.name)]

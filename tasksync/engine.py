@@ -244,7 +244,7 @@ async def apply(
                     change.key,
                     Status.FAILED,
                     task_id=change.task_id,
-                    error_type="plan-error",
+                    error_type=change.error_type or "plan-error",
                     error=change.error,
                 )
             )

@@ -19,6 +19,7 @@ and message, and how many attempts were made. Messages never contain the API tok
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -82,8 +83,10 @@ class ApiError(TasksyncError):
 
     @property
     def kind(self) -> str:
-        """A short machine name for reports: the Apify ``error.type`` or the class name."""
-        return self.type or type(self).__name__
+        """A short machine name for reports: the Apify ``error.type`` or, when the API gave none
+        (a dropped connection, an unreadable answer), the class name in the same style:
+        ``TransportError`` -> ``transport-error``."""
+        return self.type or re.sub(r"(?<!^)(?=[A-Z])", "-", type(self).__name__).lower()
 
 
 class AuthError(ApiError):

@@ -178,6 +178,8 @@ class TaskChange:
     error: str | None = None
     secret_refs: Mapping[str, str] = field(default_factory=dict)
     """Pointers into ``payload`` of values from the environment -> their ``${VAR}`` template."""
+    error_type: str | None = None
+    """For ``ERROR``: a short machine name of the cause (the API error's type, when it was one)."""
 
 
 class Status(StrEnum):

@@ -155,7 +155,9 @@ def plan_task(
     if isinstance(remote, NotFoundError):
         return create_task(spec)
     if isinstance(remote, ApiError):
-        return TaskChange(key=spec.key, action=Action.ERROR, error=str(remote))
+        return TaskChange(
+            key=spec.key, action=Action.ERROR, error=str(remote), error_type=remote.kind
+        )
     return diff_task(spec, remote, rotate_secrets=rotate_secrets)
 
 
@@ -201,6 +203,7 @@ def _duplicate(
         action=Action.ERROR,
         task_id=task_id,
         error=f"resolves to the same task ({task_id}) as {others}",
+        error_type="duplicate-entry",
     )
 
 

@@ -297,6 +297,34 @@ async def test_an_unexpected_error_costs_one_task_not_the_run(
     assert emulator.state.get_task("janedoe~bad")["input"] == {"q": 1}  # type: ignore[index]
 
 
+async def test_tasks_that_could_not_be_planned_say_why_in_the_report(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    for name in ("fine", "flaky", "dropped"):
+        seed(emulator, name, options={"build": "latest"}, input={"q": 1})
+    names = ("fine", "flaky", "dropped", "absent")
+    path = write_file(
+        tmp_path,
+        "version: 1\ntasks:\n"
+        + "".join(f"  - task: janedoe~{n}\n    input: {{q: 2}}\n" for n in names),
+    )
+    retry = RetryPolicy(max_attempts=2, base_delay=0.01, attempt_timeout=2.0)
+    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=retry)
+    emulator.faults.schedule(count=2, status=500, path_prefix="/v2/actor-tasks/janedoe~flaky")
+    emulator.faults.schedule(  # aiohttp resends a GET once by itself after a drop
+        count=4, kind="drop_before", path_prefix="/v2/actor-tasks/janedoe~dropped"
+    )
+    plan, _ = await core.plan(path, settings=settings, environ={})
+    report = await core.apply(plan, settings=settings)
+    kinds = {r.key: (r.status.value, r.error_type) for r in report.results}
+    assert kinds == {
+        "janedoe~fine": ("updated", None),
+        "janedoe~flaky": ("failed", "internal-server-error"),
+        "janedoe~dropped": ("failed", "transport-error"),
+        "janedoe~absent": ("failed", "record-not-found"),
+    }
+
+
 def test_revoked_token_mid_run_stops_and_reports(tmp_path: Path) -> None:
     report_path = tmp_path / "report.json"
     with threaded_emulator() as emu:
