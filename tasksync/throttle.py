@@ -62,8 +62,11 @@ class RateLimiter:
     (those sent before the client could react, within ``hold`` seconds) are one congestion event,
     not several: halving once per answer would take the rate to the floor in a single storm.
     On success the rate grows back (additive increase): per second, by half the gap to the rate
-    where the API pushed back, plus a small probe beyond it, so a run returns to just under the
-    API's limit in a few seconds and then probes slowly for more.
+    where the API pushed back, plus a probe beyond it, so a run returns to just under the API's
+    limit in a few seconds. The probe starts small (2% per second) and doubles for every half
+    second spent above that rate without a 429 (up to 100% per second), so an estimate that was
+    too low costs seconds, not the run. A 429 that comes before ten requests were sent leaves the
+    rate alone: there is nothing to measure yet, and the retry's own backoff paces that request.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class RateLimiter:
         self._clock = clock
         self._next = 0.0  # earliest time the next request may start (GCRA "theoretical arrival")
         self._hold_until = -math.inf
+        self._above_since: float | None = None  # when the rate last rose past the ceiling
         now = clock()
         self._sent = _Window(now)
         self._accepted = _Window(now)
@@ -116,19 +120,31 @@ class RateLimiter:
         now = self._clock()
         if now < self._hold_until:
             return
+        if self.rate == math.inf and not self._sent.measured():
+            # Too few requests yet to tell a rate: the retry's backoff paces this one, and the
+            # rate is set by the first 429 that comes with something to measure.
+            return
         self._hold_until = now + self.hold
-        current = self.rate if self.rate != math.inf else self._sent.rate(now, self.min_rate * 16)
-        accepted = self._accepted.rate(now, 0.0)
+        current = self.rate if self.rate != math.inf else self._sent.rate(now)
+        accepted = self._accepted.rate(now)
         base = min(current, accepted) if accepted > 0 else current
         self.ceiling = min(self.max_rate, max(self.min_rate, base))
         self.rate = max(self.min_rate, base / 2)
+        self._above_since = None
 
     def on_success(self) -> None:
         """Grow back: per second of successes, half the gap to the ceiling plus a probe."""
-        self._accepted.count(self._clock())
-        if self.rate < self.max_rate:
-            gain = max(1.0, 0.5 * max(0.0, self.ceiling - self.rate) + self.probe * self.rate)
-            self.rate = min(self.max_rate, self.rate + gain / max(self.rate, 1.0))
+        now = self._clock()
+        self._accepted.count(now)
+        if self.rate >= self.max_rate:
+            return
+        probe = self.probe
+        if self.rate >= self.ceiling:
+            if self._above_since is None:
+                self._above_since = now
+            probe = min(1.0, probe * 4.0 ** (now - self._above_since))
+        gain = max(1.0, 0.5 * max(0.0, self.ceiling - self.rate) + probe * self.rate)
+        self.rate = min(self.max_rate, self.rate + gain / max(self.rate, 1.0))
 
 
 class _Window:
@@ -148,8 +164,15 @@ class _Window:
             self._start, self._count = now, 0
         self._count += 1
 
-    def rate(self, now: float, default: float) -> float:
+    def measured(self) -> bool:
+        """Whether there is enough to tell a rate: a complete window, or ten events in this one."""
+        return self._last > 0 or self._count >= 10
+
+    def rate(self, now: float) -> float:
+        """Over the current window once it is half a second old, else the last complete one;
+        in the first half second of all, what was counted so far (over at least 50 ms, so that
+        a handful of events in the first instant do not read as thousands per second)."""
         elapsed = now - self._start
         if elapsed >= 0.5 and self._count:
             return self._count / elapsed
-        return self._last or (self._count / elapsed if elapsed > 0.05 else default)
+        return self._last or self._count / max(elapsed, 0.05)

@@ -141,3 +141,17 @@ def test_rate_never_exceeds_the_configured_ceiling_or_drops_below_the_floor() ->
     for _ in range(100_000):
         limiter.on_success()
     assert limiter.rate == 50
+
+
+def test_a_ceiling_that_was_too_low_is_left_behind_within_seconds() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    for _ in range(20):  # 20 requests in a second, then a 429: the ceiling reads 20/s
+        limiter.reserve()
+        clock.now += 0.05
+    limiter.on_throttled()
+    assert limiter.ceiling == pytest.approx(20, rel=0.1)
+    while clock.now < 112.0:  # then eleven seconds in which everything is accepted
+        clock.now += max(limiter.reserve(), 0.0005)
+        limiter.on_success()
+    assert limiter.rate > 10 * limiter.ceiling
