@@ -178,11 +178,15 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 client=client,
             )
 
-    result = runner.run(work)
-    if result is None:
-        env.error("apply cancelled; nothing was changed")
-        return ExitStatus.ERROR
-    _publish(result, args, env)
+    result = runner.run(work, then_hold=True)
+    try:
+        if result is None:
+            env.error("apply cancelled; nothing was changed")
+            return ExitStatus.ERROR
+        _publish(result, args, env)
+    finally:
+        for name in runner.release():
+            env.error(f"{name} arrived after the run had ended; its outputs are complete")
     if result.interrupted:
         return ExitStatus.INTERRUPTED
     return ExitStatus.OK if result.ok else ExitStatus.ERROR

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+_STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
 
 def isatty(stream: IO[str]) -> bool:
     """Whether a stream is a terminal (False for closed or file-like streams without a fd)."""
@@ -39,14 +41,35 @@ class Runner:
     def __init__(self, env: Env, *, grace: float = 10.0) -> None:
         self.env = env
         self.grace = grace
+        self._hold = False
+        self._held_mask: set[int | signal.Signals] | None = None
         # The bar is redrawn with control characters: only when stderr, where it goes, is a
         # terminal too (stdout alone could be one while stderr goes to a log file).
         self.progress = ProgressPrinter(
             env.stderr, tty=bool(env.stdout_isatty) and isatty(env.stderr)
         )
 
-    def run(self, work: Callable[[Interrupt], Awaitable[T]]) -> T:
+    def run(self, work: Callable[[Interrupt], Awaitable[T]], *, then_hold: bool = False) -> T:
+        """Run the work in an event loop that turns SIGINT and SIGTERM into an ``Interrupt``.
+
+        With ``then_hold``, the two signals are blocked from the moment the work has returned
+        (still inside the loop, before its handlers go) until ``release()``: what the caller
+        writes then (the report, the summaries) cannot be cut short by a signal.
+        """
+        self._hold = then_hold
         return anyio.run(self._main, work)
+
+    def release(self) -> list[str]:
+        """Unblock the signals held since the work ended; return the names of those that came
+        meanwhile. They are consumed, not delivered: the run they would stop was over."""
+        previous, self._held_mask = self._held_mask, None
+        if previous is None:
+            return []
+        arrived = sorted(signal.sigpending() & _STOP_SIGNALS)
+        for signum in arrived:
+            signal.sigwait({signum})
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        return [signal.Signals(signum).name for signum in arrived]
 
     async def _main(self, work: Callable[[Interrupt], Awaitable[T]]) -> T:
         interrupt = Interrupt()
@@ -56,6 +79,8 @@ class Runner:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch_signals, interrupt)
                 result = await work(interrupt)
+                if self._hold and hasattr(signal, "pthread_sigmask"):
+                    self._held_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
                 tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
             # Only the work can fail (the signal watcher does not): surface its own error.
@@ -114,7 +139,7 @@ def _signals_held() -> Iterator[None]:
     if not hasattr(signal, "pthread_sigmask"):  # Windows
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
     try:
         yield
     finally:

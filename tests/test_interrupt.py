@@ -33,8 +33,10 @@ from support import (
     check_writes,
     make_scenario,
     run_cli,
+    seed,
     snapshot,
     threaded_emulator,
+    write_file,
 )
 
 from tasksync.emulator import Emulator, EmulatorSettings
@@ -180,3 +182,46 @@ def test_a_signal_while_a_file_is_written_waits_until_it_is_whole(
     assert proc.returncode == -signum, err  # the signal took effect, once the file was whole
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]
     assert target.stat().st_size == size
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_while_the_outputs_are_written_loses_none_of_them(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    """The run is over and the outputs are being written (here: held up opening
+    $GITHUB_STEP_SUMMARY, a pipe that nobody reads yet) when the signal comes. It must not cut
+    the writing short: every output is complete, and the exit code is the run's."""
+    step_summary = tmp_path / "step-summary"
+    os.mkfifo(step_summary)
+    report_path = tmp_path / "report.json"
+    with threaded_emulator() as emu:
+        seed(emu, "one", options={"build": "latest"}, input={"q": 1})
+        path = write_file(
+            tmp_path, "version: 1\ntasks:\n  - task: janedoe~one\n    input: {q: 2}\n"
+        )
+        env = {
+            **os.environ,
+            "APIFY_TOKEN": emu.token,
+            "APIFY_API_BASE_URL": emu.url,
+            "GITHUB_STEP_SUMMARY": str(step_summary),
+        }
+        argv = [sys.executable, "-m", "tasksync", "apply", path, "--yes"]
+        argv += ["--report", str(report_path)]
+        proc = subprocess.Popen(
+            argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            _wait_for(report_path.exists, "the report")  # written before the step summary
+            time.sleep(0.2)  # now blocked opening the pipe
+            proc.send_signal(signum)
+            with step_summary.open() as reader:  # let it write
+                summary = reader.read()
+            out, err = proc.communicate(timeout=30)
+        finally:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, out + err
+    assert f"{signum.name} arrived after the run had ended" in err
+    assert "Traceback" not in err
+    assert summary.startswith("### ") and "janedoe~one" in summary
+    assert json.loads(report_path.read_text())["totals"]["updated"] == 1
