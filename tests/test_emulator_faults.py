@@ -231,3 +231,27 @@ async def test_settings_can_change_between_requests(
     emulator.settings = EmulatorSettings(log_requests=False)
     assert await status_of(session, "GET", "/v2/users/me") == 200
     assert len(emulator.requests) == 2
+
+
+async def test_a_client_that_hangs_up_mid_body_is_logged_as_dropped(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    task = emulator.state.add_task(name="half")
+    port = int(emulator.url.rsplit(":", 1)[1])
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        f"PUT /v2/actor-tasks/{task['id']} HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: Bearer {emulator.token}\r\nContent-Type: application/json\r\n"
+        'Content-Length: 1000\r\n\r\n{"title": '.encode()
+    )
+    await writer.drain()
+    await asyncio.sleep(0.05)
+    writer.transport.abort()  # a reset, not a polite close
+    for _ in range(100):
+        if emulator.requests:
+            break
+        await asyncio.sleep(0.01)
+    (record,) = emulator.requests
+    assert (record.method, record.status) == ("PUT", None)
+    assert emulator.state.get_task(task["id"])["title"] != ""  # type: ignore[index]
+    assert "Error handling request" not in caplog.text

@@ -319,6 +319,12 @@ class Api:
                 request[BODY] = await read_json_body(request)
             except HttpError as error:
                 request[BODY_ERROR] = error
+            except ConnectionResetError:
+                # The client hung up before its body arrived (a timeout, a dropped connection):
+                # nothing was done, and the log says so instead of aiohttp printing a traceback.
+                if self.settings.log_requests:
+                    self._record(request, started, None, fault)
+                return web.Response(status=400)
         response: web.StreamResponse | None = None
         if fault is not None:
             if fault.kind == "drop_before":
