@@ -205,6 +205,8 @@ def writes_by_task(emu: Emulator, since: float = 0.0) -> dict[str, list[RequestR
     for record in emu.requests:
         if record.time < since:
             continue
+        if record.status is None and record.body is None:
+            continue  # the client hung up before its body arrived: nothing was written
         if record.method == "PUT" and record.path.startswith("/v2/actor-tasks/"):
             ref = record.path.removeprefix("/v2/actor-tasks/")
             key = keys.get(ref, ref)
