@@ -17,10 +17,11 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import IO
 
-from tasksync import core, report
+from tasksync import config, core, report
 from tasksync.core import Settings
 from tasksync.engine import Interrupt, Interrupted
 from tasksync.errors import PlanFileError, TasksyncError
+from tasksync.model import Status, TaskResult
 from tasksync.planning import Plan
 from tasksync.report import Report
 from tasksync.runner import Runner, isatty, write_atomic
@@ -133,29 +134,34 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     settings = _settings(args, env)
     runner = Runner(env)
     saved = _read_saved_plan(args.file, env)
+    cfg = config.load(args.file, environ=env.environ) if saved is None else None
 
     async def work(interrupt: Interrupt) -> Report | None:
         async with settings.client() as client:
             if saved is not None:
                 the_plan = saved
             else:
+                assert cfg is not None
+                started = report.now()
                 try:
                     the_plan, _ = await core.plan(
-                        args.file,
+                        cfg,
                         settings=settings,
-                        environ=env.environ,
                         rotate_secrets=args.rotate_secrets,
                         progress=runner.progress,
                         interrupt=interrupt,
                         client=client,
                     )
                 except Interrupted:
-                    moment = report.now()
+                    why = "not started: interrupted while reading the live tasks"
                     return Report(
                         command="apply",
-                        started_at=moment,
-                        ended_at=moment,
-                        results=[],
+                        started_at=started,
+                        ended_at=report.now(),
+                        results=[
+                            TaskResult(spec.key, Status.SKIPPED, error_type="skipped", error=why)
+                            for spec in cfg.tasks
+                        ],
                         requests=client.stats.as_dict(),
                         interrupted=True,
                         error="interrupted while reading the live tasks; nothing was changed",

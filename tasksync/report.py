@@ -227,12 +227,18 @@ def report_markdown(report: Report) -> str:
     ]
     if report.error:
         out += [f"**Error:** {_md_escape(report.error)}", ""]
+    not_started = 0
     for r in report.results:
         if r.status is Status.UNCHANGED:
+            continue
+        if r.status is Status.SKIPPED and report.interrupted:
+            not_started += 1  # one line for all of them: an interrupted run of 10,000 tasks
             continue
         summary = f"{r.status.value} <code>{r.key}</code>"
         if r.error:
             out.append(f"- {summary}: {_md_escape(r.error)}")
         if r.changes:
             out += _details(summary, r.changes)
+    if not_started:
+        out.append(f"- {not_started} more not started: the run was interrupted")
     return "\n".join(out).rstrip() + "\n"

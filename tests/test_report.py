@@ -139,3 +139,15 @@ def test_values_and_errors_cannot_steer_the_terminal() -> None:
         text = text.replace("\x1b[31m", "").replace("\x1b[31;1m", "").replace("\x1b[32m", "")
         assert "\u202e" not in text and "\x9b" not in text and "\x1b" not in text, text
         assert "\\u202e" in text
+
+
+def test_an_interrupted_run_names_its_unstarted_tasks_in_one_markdown_line() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    results = [TaskResult("janedoe~done", Status.UPDATED)] + [
+        TaskResult(f"janedoe~t{i}", Status.SKIPPED, error_type="skipped", error="not started")
+        for i in range(3)
+    ]
+    text = report_markdown(Report("apply", start, start, results, interrupted=True))
+    assert "- 3 more not started: the run was interrupted" in text
+    assert "janedoe~t0" not in text
+    assert "janedoe~t0" in report_markdown(Report("apply", start, start, results))
