@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tasksync import config
+from tasksync.config import validation, yamlread
 from tasksync.config.validation import MEMORY_SIZES
 from tasksync.errors import ConfigError
 from tasksync.model import MANAGED_FIELDS, OPTION_KEYS, TaskRef
@@ -217,3 +218,154 @@ def test_any_input_gives_a_config_or_problems(text: str | bytes) -> None:
         config.load_text(text, environ=ENVIRON)
     except ConfigError as exc:
         assert exc.problems
+
+
+# -- the schema's fast path ------------------------------------------------------------------------
+#
+# validation._surely_valid may say "valid" only when jsonschema does. Documents here are built
+# near the schema's edges: right and wrong types, bools where numbers go, 1.0 where integers go,
+# names of every length, unknown keys, pointers of both kinds.
+
+_ANY = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-3, 40_000),
+    st.sampled_from([0.0, 1.0, 0.5, 1.5, 128.0, -1.0]),
+    st.sampled_from(["", "a", "latest", "x" * 70, "janedoe~news", "${VAR}"]),
+    st.lists(st.sampled_from(["/input/a", "/options/build", "x", ""]), max_size=3),
+    st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 2), max_size=2),
+)
+_NAMES = st.sampled_from(
+    ["janedoe~news-daily", "~ab", "~abc", "a~b-", "janedoe/x" + "y" * 62, "A" * 17, "A" * 16,
+     "bad name", "janedoe~news\n", "~" + "n" * 63, "~" + "n" * 64]
+)  # fmt: skip
+_OPTION_VALUES = st.one_of(_ANY, st.sampled_from([*MEMORY_SIZES, 100, 0.0, 3.5, 1e9]))
+_OPTIONS = st.dictionaries(
+    st.sampled_from([*OPTION_KEYS, "memory", "bogus"]), _OPTION_VALUES, max_size=4
+)
+_POINTERS = st.lists(
+    st.sampled_from(
+        ["/input/a", "/input/a~1b", "/input/a~2", "/options/build", "/options/bogus", "input/a", ""]
+    ),
+    max_size=3,
+)
+
+
+def _entry(with_task: bool) -> st.SearchStrategy[dict[str, Any]]:
+    fields: dict[str, st.SearchStrategy[Any]] = {
+        "actor": st.one_of(st.sampled_from(["apify~web-scraper", "A" * 17, "nope", ""]), _ANY),
+        "title": st.one_of(st.text(max_size=3), _ANY),
+        "description": _ANY,
+        "options": st.one_of(_OPTIONS, _ANY),
+        "input": st.one_of(st.dictionaries(st.text(max_size=2), _ANY, max_size=2), _ANY),
+        "inputMode": st.one_of(st.sampled_from(["replace", "merge", "Merge"]), _ANY),
+        "ignore": st.one_of(_POINTERS, _ANY),
+        "sensitive": st.one_of(_POINTERS, _ANY),
+        "bogus": _ANY,
+    }
+    if with_task:
+        fields["task"] = st.one_of(_NAMES, _ANY)
+    return st.fixed_dictionaries({}, optional=fields)
+
+
+_DOCUMENTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "version": st.sampled_from([1, 1.0, True, "1", 2]),
+        "tasks": st.one_of(st.lists(_entry(with_task=True), max_size=4), _ANY),
+        "defaults": st.one_of(_entry(with_task=False), _ANY),
+        "safety": st.one_of(
+            st.fixed_dictionaries(
+                {},
+                optional={
+                    "maxChangedFraction": st.one_of(st.sampled_from([0, 0.3, 1, 1.5, -0.1]), _ANY),
+                    "minTasks": st.one_of(st.sampled_from([0, 10, -1, 2.0]), _ANY),
+                    "bogus": _ANY,
+                },
+            ),
+            _ANY,
+        ),
+        "x-anchors": _ANY,
+        "y-other": _ANY,
+    },
+)
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(_DOCUMENTS)
+def test_the_schema_fast_path_never_accepts_what_jsonschema_refuses(document: Any) -> None:
+    validator = validation._validator()
+    if validation._surely_valid(validator.schema, document):
+        assert validator.is_valid(document), document
+
+
+@settings(max_examples=600, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.one_of(
+        st.tuples(st.just("options"), _OPTIONS),
+        st.tuples(st.just("task"), _entry(with_task=True)),
+        st.tuples(st.just("defaults"), _entry(with_task=False)),
+    )
+)
+def test_the_schema_fast_path_is_sound_part_by_part(case: tuple[str, Any]) -> None:
+    """The same law on one part of the file at a time, where a wrong answer is not hidden by
+    another part being wrong too."""
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
+
+    part, value = case
+    top = validation._validator().schema["properties"]
+    node = {
+        "options": top["tasks"]["items"]["properties"]["options"],
+        "task": top["tasks"]["items"],
+        "defaults": top["defaults"],
+    }[part]
+    if validation._surely_valid(node, value):
+        assert Draft202012Validator(node).is_valid(value), value
+
+
+def test_the_schema_fast_path_is_not_sure_at_the_edges() -> None:
+    validator = validation._validator()
+    entry = {"task": "janedoe~news", "options": {"build": "latest"}, "input": {}}
+    edges: list[dict[str, Any]] = [
+        {"options": {"timeoutSecs": 0.5}},
+        {"options": {"timeoutSecs": True}},
+        {"options": {"timeoutSecs": -1}},
+        {"options": {"memoryMbytes": 1000}},
+        {"options": {"memoryMbytes": True}},
+        {"options": {"build": ""}},
+        {"options": {"maxTotalChargeUsd": 0}},
+        {"options": {"maxItems": 0}},
+        {"options": {"restartOnError": 1}},
+        {"options": {"memory": 1024}},
+        {"task": "bad name"},
+        {"task": "~ab"},
+        {"task": "janedoe~news\n"},
+        {"inputMode": "Merge"},
+        {"input": []},
+        {"ignore": ["input/a"]},
+        {"sensitive": "/input/a"},
+        {"bogus": 1},
+    ]
+    for edge in edges:
+        document = {"version": 1, "tasks": [{**entry, **edge}]}
+        assert not validator.is_valid(document), edge
+        assert not validation._surely_valid(validator.schema, document), edge
+    assert validation._surely_valid(validator.schema, {"version": 1, "tasks": [entry]})
+    for top in ({"version": 1.0}, {"version": True}, {"tasks": {}}, {"y-x": 1}):
+        document = {"version": 1, "tasks": [entry], **top}
+        assert not validation._surely_valid(validator.schema, document), top
+    document = {"version": 1, "tasks": [{k: v for k, v in entry.items() if k != "task"}]}
+    assert not validation._surely_valid(validator.schema, document)
+
+
+def test_the_schema_fast_path_takes_the_valid_example_files() -> None:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    files = [root / "tasks.example.yaml", *sorted((root / "tests/fixtures/config/valid").iterdir())]
+    validator = validation._validator()
+    for path in files:
+        data = path.read_bytes()
+        document = yamlread.read(data, data.decode()).value  # as the loader reads it
+        assert validator.is_valid(document), path
+        assert validation._surely_valid(validator.schema, document), path

@@ -47,10 +47,123 @@ def _validator() -> Draft202012Validator:
 
 def check(document: JSON) -> list[Issue]:
     """Every schema problem of ``document``, as issues without positions."""
+    validator = _validator()
+    if _surely_valid(validator.schema, document):
+        return []
     issues: list[Issue] = []
-    for error in _validator().iter_errors(document):
+    for error in validator.iter_errors(document):
         issues.extend(_describe(error))
     return issues
+
+
+# -- the fast path -----------------------------------------------------------------------------
+#
+# jsonschema spends about 4 µs on every schema node it visits (a new validator object per step),
+# some 40 µs per task entry. Almost every file is valid, so a file is first checked by
+# ``_surely_valid``: a plain walk over the few keywords this schema uses, each implemented at
+# least as strictly as jsonschema (``integer`` is an int and never 1.0, ``enum`` compares types
+# too, an unknown keyword is "not sure"). It can say "valid" only when jsonschema would; when it
+# is not sure, jsonschema checks the file and explains what is wrong. A property test holds the
+# two together (tests/test_config_properties.py).
+
+
+def _surely_valid(node: Any, value: Any) -> bool:
+    if node is True or node == {}:
+        return True
+    if not isinstance(node, dict):
+        return False
+    for key, want in node.items():
+        if key == "type":
+            if not (
+                any(_is(value, name) for name in want)
+                if isinstance(want, list)
+                else _is(value, want)
+            ):
+                return False
+        elif key == "enum":
+            if not any(_equal(value, option) for option in want):
+                return False
+        elif key == "const":
+            if not _equal(value, want):
+                return False
+        elif key == "pattern":
+            if type(value) is str and _regex(want).search(value) is None:
+                return False
+        elif key == "minLength":
+            if type(value) is str and len(value) < want:
+                return False
+        elif key in _BOUNDS:
+            if type(value) in (int, float) and not _BOUNDS[key](value, want):
+                return False
+        elif key == "required":
+            if type(value) is dict and any(name not in value for name in want):
+                return False
+        elif key == "items":
+            if type(value) is list and not all(_surely_valid(want, item) for item in value):
+                return False
+        elif key == "properties":
+            if type(value) is dict and not all(
+                _surely_valid(sub, value[name]) for name, sub in want.items() if name in value
+            ):
+                return False
+        elif key in ("patternProperties", "additionalProperties"):
+            if type(value) is dict and not _other_keys_valid(node, value):
+                return False
+        elif key != "$schema":
+            return False  # a keyword this walk does not know: not sure
+    return True
+
+
+def _other_keys_valid(node: dict[str, Any], value: dict[str, Any]) -> bool:
+    """``patternProperties`` and ``additionalProperties``, which are judged together."""
+    named = node.get("properties", {})
+    patterns = node.get("patternProperties", {})
+    rest = node.get("additionalProperties", True)
+    for name, item in value.items():
+        matched = False
+        for pattern, sub in patterns.items():
+            if _regex(pattern).search(name) is not None:
+                matched = True
+                if not _surely_valid(sub, item):
+                    return False
+        if not matched and name not in named and not _surely_valid(rest, item):
+            return False
+    return True
+
+
+def _is(value: Any, name: str) -> bool:
+    kind = type(value)
+    if name == "number":
+        return kind is int or kind is float
+    return kind is _TYPES.get(name, _Never)
+
+
+def _equal(value: Any, option: Any) -> bool:
+    return type(value) is type(option) and value == option
+
+
+class _Never:
+    pass
+
+
+_TYPES: dict[str, type] = {
+    "object": dict,
+    "array": list,
+    "string": str,
+    "integer": int,
+    "boolean": bool,
+    "null": type(None),
+}
+_BOUNDS = {
+    "minimum": lambda value, bound: value >= bound,
+    "maximum": lambda value, bound: value <= bound,
+    "exclusiveMinimum": lambda value, bound: value > bound,
+}
+
+
+@functools.cache
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 # -- compiling the schema ----------------------------------------------------------------------
