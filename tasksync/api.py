@@ -274,7 +274,8 @@ class ApifyClient:
     # -- endpoints ------------------------------------------------------------------------------
 
     async def get_task(self, ref: str) -> dict[str, JSON]:
-        return _task(await self.request("GET", task_path(ref)), "GET " + task_path(ref))
+        path = task_path(ref)
+        return _task(await self.request("GET", path), "GET " + path)
 
     async def update_task(self, task_id: str, payload: Mapping[str, JSON]) -> dict[str, JSON]:
         path = task_path(task_id)
