@@ -41,6 +41,7 @@ from tasksync.errors import (
     TransportError,
 )
 from tasksync.model import JSON
+from tasksync.text import one_line, shorten
 from tasksync.throttle import RateLimiter, RetryPolicy
 
 DEFAULT_API_URL = "https://api.apify.com"
@@ -226,10 +227,10 @@ class ApifyClient:
             pass
         text = f"{method} {path}: HTTP {status}"
         if type_:
-            text += f" {_shorten(_one_line(self._redact(type_)), 60)}"
+            text += f" {shorten(one_line(self._redact(type_)), 60)}"
         if message:
             # Scrubbed before it is cut: a token cut short would no longer be recognised.
-            text += f": {_shorten(_one_line(self._redact(message)), 300)}"
+            text += f": {shorten(one_line(self._redact(message)), 300)}"
         elif raw:
             text += f" with {self._describe_body(raw, content_type)}"
         cls = _ERRORS_BY_STATUS.get(status) or (
@@ -243,8 +244,8 @@ class ApifyClient:
         text = self._redact(raw[:4096].decode("utf-8", "replace"))
         if "html" in content_type.lower() or text.lstrip()[:1] == "<":
             title = _HTML_TITLE.search(text)
-            if title and _one_line(title.group(1)):
-                return f"an HTML page titled {_quoted(_one_line(title.group(1)), 80)}, not JSON"
+            if title and one_line(title.group(1)):
+                return f"an HTML page titled {_quoted(one_line(title.group(1)), 80)}, not JSON"
             return "an HTML page, not JSON"
         if isinstance(exc, json.JSONDecodeError) and (
             exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
@@ -252,7 +253,7 @@ class ApifyClient:
             return f"JSON that breaks off after {len(raw)} bytes"
         if isinstance(exc, RecursionError):
             return "JSON nested too deeply to read"
-        return f"a body that is not JSON ({_quoted(_one_line(text), 120)})"
+        return f"a body that is not JSON ({_quoted(one_line(text), 120)})"
 
     def _final(self, error: ApiError) -> ApiError:
         """The error to raise: the token scrubbed out, and the attempts said when retried."""
@@ -421,14 +422,5 @@ _HTML_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title")
 _RECEIVED = re.compile(r"received \d+ of \d+ bytes")
 
 
-def _one_line(text: str) -> str:
-    """``text`` on one line: runs of whitespace and unprintable characters become one space."""
-    return " ".join("".join(c if c.isprintable() else " " for c in text).split())
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _quoted(text: str, limit: int) -> str:
-    return '"' + _shorten(text, limit) + '"'
+    return '"' + shorten(text, limit) + '"'

@@ -29,6 +29,7 @@ from tasksync.diff import pointer_tokens, resolve, verify
 from tasksync.errors import ApiError, AuthError
 from tasksync.model import Action, RemoteTask, Status, TaskChange, TaskResult, TaskSpec
 from tasksync.planning import Plan
+from tasksync.text import one_line
 
 ProgressCallback = Callable[[str, int, int, int], None]
 """Called as ``(phase, done, total, errors)`` after each finished item."""
@@ -211,8 +212,7 @@ def redact(text: str, secrets: Collection[str]) -> str:
 def _forms(secret: str) -> Iterator[str]:
     yield secret
     escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
-    one_line = " ".join("".join(c if c.isprintable() else " " for c in secret).split())
-    for form in (escaped, json.dumps(secret)[1:-1], one_line):
+    for form in (escaped, json.dumps(secret)[1:-1], one_line(secret)):
         if form != secret and len(form) >= MIN_REDACTED_LENGTH:
             yield form
 

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from tasksync.config import visible
 from tasksync.model import JSON, Action, ChangeKind, FieldChange, Status, TaskResult
 from tasksync.planning import Plan, change_json
+from tasksync.text import shorten, visible
 
 REPORT_FORMAT_VERSION = 1
 _VALUE_WIDTH = 160
@@ -100,7 +100,7 @@ def _result_json(result: TaskResult) -> dict[str, Any]:
 def show(value: JSON) -> str:
     """A JSON value on one line, shortened when long."""
     text = visible(json.dumps(value, ensure_ascii=False, separators=(", ", ": ")))
-    return text if len(text) <= _VALUE_WIDTH else text[: _VALUE_WIDTH - 3] + "..."
+    return shorten(text, _VALUE_WIDTH)
 
 
 def change_line(change: FieldChange) -> tuple[str, str]:

@@ -36,6 +36,7 @@ from tasksync.config.validation import schema
 from tasksync.config.yamlread import Issue, Path
 from tasksync.errors import ConfigError, Problem
 from tasksync.model import JSON, MANAGED_FIELDS, Location, TaskRef, TaskSpec
+from tasksync.text import shorten, visible
 
 __all__ = [
     "MAX_FILE_BYTES",
@@ -233,23 +234,6 @@ def _problems(file: str, issues: list[Issue], data: bytes, text: str) -> list[Pr
     return problems
 
 
-def visible(text: str) -> str:
-    """``text`` with every unprintable character written as an escape (``\\u001b``).
-
-    Messages quote the file, and a file can hold an escape sequence or a bidi override (in a
-    double-quoted YAML string, or raw): printed as such, it would recolour the terminal, move the
-    cursor or visually reorder the rest of the line, so the message would not say what it says.
-    """
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else _escape(c) for c in text)
-
-
-def _escape(char: str) -> str:
-    code = ord(char)
-    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
-
-
 class _Build:
     """Step 3: expand, merge defaults, check across tasks, and make the ``TaskSpec``s.
 
@@ -317,7 +301,7 @@ class _Build:
             checked = value.partition("~")[0].partition("/")[0] if name == "task" else value
             bad = next((c for c in checked if not c.isprintable() and not c.isspace()), None)
             if bad is not None:
-                shown = json.dumps(yamlread.shorten(value), ensure_ascii=False)
+                shown = json.dumps(shorten(value), ensure_ascii=False)
                 self.issues.append(
                     Issue(
                         (*base, name),
@@ -383,7 +367,7 @@ class _Build:
         if positions:
             where += f", line {positions[first][0]}"
         pos = positions[index] if positions else None
-        message = f"duplicate task {yamlread.shorten(key, 80)} (first at {where})"
+        message = f"duplicate task {shorten(key, 80)} (first at {where})"
         return Issue(("tasks", index, "task"), pos, message)
 
 

@@ -27,6 +27,7 @@ from jsonschema import (  # type: ignore[import-untyped]  # no stubs among the d
 
 from tasksync.config.yamlread import Issue, Path
 from tasksync.model import JSON, OPTION_KEYS
+from tasksync.text import shorten
 
 MEMORY_SIZES = tuple(2**n for n in range(7, 16))
 """The values ``options.memoryMbytes`` accepts: powers of two from 128 to 32768."""
@@ -367,6 +368,4 @@ def _shown(value: JSON) -> str:
 
 
 def _quoted(text: str) -> str:
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return json.dumps(text, ensure_ascii=False)
+    return json.dumps(shorten(text), ensure_ascii=False)

@@ -46,6 +46,7 @@ from yaml.events import (
 )
 
 from tasksync.model import JSON
+from tasksync.text import shorten
 
 MAX_DEPTH = 64
 """Mappings and lists nested deeper than this are refused."""
@@ -144,12 +145,6 @@ _IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def shorten(text: str, limit: int = 60) -> str:
-    """``text`` cut to ``limit`` characters, for messages that quote the file (keys, numbers and
-    tags can be thousands of characters long; a message stays one readable line)."""
-    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def tag_name(tag: str) -> str:
