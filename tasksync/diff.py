@@ -100,13 +100,8 @@ def resolve(doc: JSON, tokens: list[str]) -> JSON:
     """The value at ``tokens`` inside ``doc``, or ``_MISSING``."""
     node = doc
     for token in tokens:
-        if type(node) is dict:
-            node = node.get(token, _MISSING)
-            if node is _MISSING:
-                return _MISSING
-        elif type(node) is list and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
+        node = _step(node, token)
+        if node is _MISSING:
             return _MISSING
     return node
 
@@ -145,6 +140,7 @@ def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
 
 
 def _step(node: JSON, token: str) -> JSON:
+    """The child ``token`` names in ``node``, or ``_MISSING``."""
     if type(node) is dict:
         return node.get(token, _MISSING)
     if type(node) is list and token.isdigit() and int(token) < len(node):
