@@ -59,8 +59,11 @@ class RateLimits:
         rate = self.settings.per_resource_rps
         return format_rate(rate) if rate else None
 
-    def check(self, who: str, resource: str) -> None:
-        """Count one request of ``who`` on ``resource``; raise a 429 ``HttpError`` if over."""
+    def check(self, who: str, resource: Callable[[], str]) -> None:
+        """Count one request of ``who`` on ``resource()``; raise a 429 ``HttpError`` if over.
+
+        ``resource`` is called only when the per-resource limit is on: naming the resource can
+        take a lookup (a task addressed by name is counted by its ID)."""
         global_rate = self.settings.global_rps
         resource_rate = self.settings.per_resource_rps
         if not global_rate and not resource_rate:
@@ -73,7 +76,7 @@ class RateLimits:
             if not bucket.take(now):
                 raise self._exceeded(global_rate)
         if resource_rate:
-            key = (who, resource)
+            key = (who, resource())
             bucket = self._resource.get(key)
             if bucket is None or bucket.rate != resource_rate:
                 bucket = self._resource[key] = TokenBucket(resource_rate, now)

@@ -361,7 +361,7 @@ class Api:
                 who = user.id
             else:
                 who = "ip:" + (request.remote or "")
-            self.limits.check(who, self._resource(request, user))
+            self.limits.check(who, lambda: self._resource(request, user))
             return await handler(request)
         except HttpError as error:
             return error_response(error)
