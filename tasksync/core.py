@@ -13,6 +13,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 from tasksync import config
 from tasksync.api import DEFAULT_API_URL, ApifyClient, RequestStats
@@ -127,7 +128,7 @@ async def plan(
         remotes,
         source=str(cfg.path),
         safety=cfg.safety,
-        changes=[c for c in changes if c is not None],
+        changes=cast(list[TaskChange], changes),  # refresh returned: every task was diffed
     )
     return result, client.stats
 

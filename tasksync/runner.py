@@ -41,7 +41,6 @@ class Runner:
     def __init__(self, env: Env, *, grace: float = 10.0) -> None:
         self.env = env
         self.grace = grace
-        self._hold = False
         self._held_mask: set[int | signal.Signals] | None = None
         # The bar is redrawn with control characters: only when stderr, where it goes, is a
         # terminal too (stdout alone could be one while stderr goes to a log file).
@@ -56,8 +55,7 @@ class Runner:
         (still inside the loop, before its handlers go) until ``release()``: what the caller
         writes then (the report, the summaries) cannot be cut short by a signal.
         """
-        self._hold = then_hold
-        return anyio.run(self._main, work)
+        return anyio.run(self._main, work, then_hold)
 
     def release(self) -> list[str]:
         """Unblock the signals held since the work ended; return the names of those that came
@@ -71,7 +69,7 @@ class Runner:
         signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         return [signal.Signals(signum).name for signum in arrived]
 
-    async def _main(self, work: Callable[[Interrupt], Awaitable[T]]) -> T:
+    async def _main(self, work: Callable[[Interrupt], Awaitable[T]], then_hold: bool) -> T:
         interrupt = Interrupt()
         if threading.current_thread() is not threading.main_thread():
             return await work(interrupt)  # signals can only be received on the main thread
@@ -79,7 +77,7 @@ class Runner:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(self._watch_signals, interrupt)
                 result = await work(interrupt)
-                if self._hold and hasattr(signal, "pthread_sigmask"):
+                if then_hold and hasattr(signal, "pthread_sigmask"):
                     self._held_mask = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
                 tg.cancel_scope.cancel()
         except BaseExceptionGroup as group:
