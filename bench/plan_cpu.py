@@ -4,7 +4,7 @@
 
 The emulator runs in its own process (as in ``bench.sync``), so the CPU counted here
 (``time.process_time`` of this process) is tasksync's alone: reading and validating the file,
-then ``tasksync.core.plan`` on the loaded file (every GET, every diff, the Plan). The whole
+then ``tasksync.plan`` on the loaded file (every GET, every diff, the Plan). The whole
 process, start-up and imports included, is what ``python -m bench.sync --command plan`` counts.
 """
 
@@ -22,7 +22,7 @@ import anyio
 
 from bench.sync import TOKEN, EmulatorProcess, write_files
 from tasksync import config
-from tasksync.core import Settings, plan
+from tasksync.sync import Settings, plan
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,5 @@
 """``python -m tasksync``: the same as the ``tasksync`` command."""
 
-from tasksync.cli import run
+from tasksync.cli import run_console
 
-run()
+run_console()

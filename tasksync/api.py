@@ -21,9 +21,8 @@ import json
 import re
 import time
 from collections.abc import Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import aiohttp
@@ -40,7 +39,8 @@ from tasksync.errors import (
     ServerError,
     TransportError,
 )
-from tasksync.model import JSON
+from tasksync.model import JSON, RequestStats
+from tasksync.secrets import scrub_token
 from tasksync.text import one_line, shorten
 from tasksync.throttle import RateLimiter, RetryPolicy
 
@@ -57,22 +57,27 @@ tasksync buffer an unbounded body: with 16 workers, answers hold at most 256 MiB
 final (not retried): a server that sends tens of megabytes for one task will do it again.
 """
 
-attempts_made: ContextVar[int] = ContextVar("attempts_made", default=0)
-"""Attempts the last request of the current task took (for per-task figures in reports)."""
-
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
+T = TypeVar("T")
 
-@dataclass
-class RequestStats:
-    """Counts for the report: requests sent (attempts), retried, answered 429."""
 
-    total: int = 0
-    retried: int = 0
-    rate_limited: int = 0
+@dataclass(frozen=True, slots=True)
+class Reply(Generic[T]):
+    """An answer's value, and the requests it took (attempts, retries, 429s)."""
 
-    def as_dict(self) -> dict[str, int]:
-        return {"total": self.total, "retried": self.retried, "rateLimited": self.rate_limited}
+    value: T
+    stats: RequestStats = field(default_factory=RequestStats)
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """One attempt that failed: the error, whether another attempt may help, and how long the
+    server asked us to wait."""
+
+    error: ApiError
+    retryable: bool
+    retry_after: float | None = None
 
 
 def task_path(ref: str) -> str:
@@ -98,7 +103,6 @@ class ApifyClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.limiter = limiter or RateLimiter()
-        self.stats = RequestStats()
         self._concurrency = concurrency
         self._headers = {
             "Authorization": f"Bearer {token}",
@@ -133,84 +137,83 @@ class ApifyClient:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         idempotent: bool = True,
-    ) -> JSON:
-        """Send one API request with retries; return the parsed JSON body (``None`` if empty).
+    ) -> Reply[JSON]:
+        """Send one API request with retries; the parsed JSON body (``None`` if empty) and what
+        it took. Every attempt waits for the rate limiter.
 
         Non-idempotent requests are retried only on 429 (the API refused them before acting).
+        An ``ApiError`` raised here carries the same counts.
         """
-        session = self._session
-        if session is None:
-            raise RuntimeError("ApifyClient must be used as `async with`")
-        url = self.base_url + path
         data = _dumps(body).encode() if body is not None else None
-        headers = self._json_headers if data is not None else self._headers
         policy = self.retry
         give_up_at = time.monotonic() + policy.deadline
+        throttled = 0
         attempt = 0
         while True:
             attempt += 1
             await self.limiter.acquire()
-            self.stats.total += 1
-            retry_after: float | None = None
-            try:
-                async with session.request(
-                    method,
-                    url,
-                    data=data,
-                    params=params,
-                    headers=headers,
-                    timeout=self._timeouts[attempt - 1],
-                ) as response:
-                    status = response.status
-                    content_type = response.headers.get("Content-Type", "")
-                    raw = await _read_capped(response)
-                    if status == 429 or status >= 500:
-                        retry_after = _retry_after(response.headers.get("Retry-After"))
-            except _TooLarge as exc:
-                cap = MAX_RESPONSE_BYTES // (1024 * 1024)
-                error: ApiError = TransportError(
-                    f"{method} {path}: the answer is {exc.size / (1024 * 1024):.1f} MiB, more "
-                    f"than the {cap} MiB tasksync reads; refused unread"
-                    if exc.size is not None
-                    else f"{method} {path}: the answer grew past {cap} MiB, the most tasksync "
-                    "reads; refused, the rest unread",
-                    attempts=attempt,
-                )
-                retryable = False
-            except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                error = TransportError(f"{method} {path}: {_describe(exc)}", attempts=attempt)
-                retryable = idempotent
-            else:
-                if status < 300:
-                    self.limiter.on_success()
-                    attempts_made.set(attempt)
-                    if not raw:
-                        return None
-                    try:
-                        return json.loads(raw)
-                    except (ValueError, RecursionError) as exc:
-                        what = self._describe_body(raw, content_type, exc)
-                        error = TransportError(
-                            f"{method} {path}: the API answered {status} with {what}",
-                            status=status,
-                            attempts=attempt,
-                        )
-                        retryable = idempotent
-                else:
-                    error = self._error(method, path, status, raw, content_type, attempt)
-                    if status == 429:
-                        self.stats.rate_limited += 1
-                        self.limiter.on_throttled()
-                        retryable = True
-                    else:
-                        retryable = status >= 500 and idempotent
+            outcome = await self._attempt(method, path, data, params, attempt)
+            if isinstance(outcome, Reply):
+                self.limiter.on_success()
+                return Reply(outcome.value, RequestStats(attempt, attempt - 1, throttled))
+            error = outcome.error
+            if error.status == 429:
+                throttled += 1
+                self.limiter.on_throttled()
+            error.stats = RequestStats(attempt, attempt - 1, throttled)
+            retryable = error.status == 429 or (idempotent and outcome.retryable)
             if not retryable or attempt >= policy.max_attempts:
                 raise self._final(error)
-            wait = policy.delay(attempt, retry_after)
+            wait = policy.delay(attempt, outcome.retry_after)
             if time.monotonic() + wait > give_up_at:
                 raise self._final(error)
-            self.stats.retried += 1
             await anyio.sleep(wait)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None,
+        params: Mapping[str, str] | None,
+        attempt: int,
+    ) -> Reply[JSON] | _Failure:
+        """Exactly one HTTP exchange: the parsed answer, or why it failed."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("ApifyClient must be used as `async with`")
+        try:
+            async with session.request(
+                method,
+                self.base_url + path,
+                data=data,
+                params=params,
+                headers=self._json_headers if data is not None else self._headers,
+                timeout=self._timeouts[attempt - 1],
+            ) as response:
+                status = response.status
+                content_type = response.headers.get("Content-Type", "")
+                raw = await _read_capped(response)
+                retry_after = _retry_after(response.headers.get("Retry-After"))
+        except _TooLarge as exc:  # final: a server that sends that much will do it again
+            return _Failure(_too_large(method, path, exc.size, attempt), retryable=False)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            lost = TransportError(f"{method} {path}: {_describe(exc)}", attempts=attempt)
+            return _Failure(lost, retryable=True)
+        if status >= 300:
+            refused = self._error(method, path, status, raw, content_type, attempt)
+            return _Failure(refused, retryable=status >= 500, retry_after=retry_after)
+        if not raw:
+            return Reply(None)
+        try:
+            return Reply(json.loads(raw))
+        except (ValueError, RecursionError) as exc:
+            what = self._describe_body(raw, content_type, exc)
+            error = TransportError(
+                f"{method} {path}: the API answered {status} with {what}",
+                status=status,
+                attempts=attempt,
+            )
+            return _Failure(error, retryable=True)  # a second try often reads a good answer
 
     def _error(
         self, method: str, path: str, status: int, raw: bytes, content_type: str, attempt: int
@@ -260,64 +263,96 @@ class ApifyClient:
         text = error.message
         if error.attempts > 1:
             text += f"; gave up after {error.attempts} attempts"
-        scrubbed = self._scrub(text)
+        scrubbed = self._redact(text)
         if scrubbed == error.message:
             return error
-        return type(error)(scrubbed, status=error.status, type=error.type, attempts=error.attempts)
-
-    def _scrub(self, text: str) -> str:
-        return text.replace(self._token, "***") if self._token in text else text
+        final = type(error)(scrubbed, status=error.status, type=error.type, attempts=error.attempts)
+        final.stats = error.stats
+        return final
 
     def _redact(self, text: str) -> str:
-        """The token out, and whatever follows "Bearer" (a token cut short by the sender)."""
-        return _BEARER.sub("Bearer ***", self._scrub(text))
+        return scrub_token(text, self._token)
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    async def get_task(self, ref: str) -> dict[str, JSON]:
+    async def get_task(self, ref: str) -> Reply[dict[str, JSON]]:
         path = task_path(ref)
-        return _task(await self.request("GET", path), "GET " + path)
+        reply = await self.request("GET", path)
+        return Reply(_task(reply.value, "GET " + path), reply.stats)
 
-    async def update_task(self, task_id: str, payload: Mapping[str, JSON]) -> dict[str, JSON]:
+    async def update_task(
+        self, task_id: str, payload: Mapping[str, JSON]
+    ) -> Reply[dict[str, JSON]]:
         path = task_path(task_id)
-        return _task(await self.request("PUT", path, body=payload), "PUT " + path)
+        reply = await self.request("PUT", path, body=payload)
+        return Reply(_task(reply.value, "PUT " + path), reply.stats)
 
-    async def create_task(self, payload: Mapping[str, JSON], lookup_ref: str) -> dict[str, JSON]:
+    async def create_task(
+        self, payload: Mapping[str, JSON], lookup_ref: str
+    ) -> Reply[dict[str, JSON]]:
         """Create a task; after an ambiguous failure, find it by ``lookup_ref`` before retrying,
         so that no duplicate is ever created."""
-        attempts = 0
+        spent = RequestStats()
+        tries = 0
         while True:
-            attempts += 1
+            tries += 1
             try:
-                body = await self.request("POST", "/v2/actor-tasks", body=payload, idempotent=False)
-                return _task(body, "POST /v2/actor-tasks")
+                reply = await self.request(
+                    "POST", "/v2/actor-tasks", body=payload, idempotent=False
+                )
+                return Reply(_task(reply.value, "POST /v2/actor-tasks"), spent + reply.stats)
             except (TransportError, ServerError, ConflictError) as exc:
+                spent += exc.stats
                 try:
-                    return await self.get_task(lookup_ref)
-                except NotFoundError:
-                    if isinstance(exc, ConflictError) or attempts >= self.retry.max_attempts:
+                    found = await self.get_task(lookup_ref)
+                    return Reply(found.value, spent + found.stats)
+                except NotFoundError as missing:
+                    spent += missing.stats
+                    if isinstance(exc, ConflictError) or tries >= self.retry.max_attempts:
+                        exc.stats = spent
                         raise exc from None
-                await anyio.sleep(self.retry.delay(attempts))
+                await anyio.sleep(self.retry.delay(tries))
 
-    async def list_tasks(self, offset: int = 0, limit: int = LIST_PAGE_LIMIT) -> dict[str, JSON]:
+    async def list_tasks(
+        self, offset: int = 0, limit: int = LIST_PAGE_LIMIT
+    ) -> Reply[dict[str, JSON]]:
         params = {"offset": str(offset), "limit": str(limit)}
-        return _data(await self.request("GET", "/v2/actor-tasks", params=params), "list tasks")
+        reply = await self.request("GET", "/v2/actor-tasks", params=params)
+        return Reply(_data(reply.value, "list tasks"), reply.stats)
 
-    async def all_tasks(self) -> list[dict[str, JSON]]:
+    async def all_tasks(self) -> Reply[list[dict[str, JSON]]]:
         """Every task of the account (``TaskShort`` items), one request per 1,000."""
         items: list[dict[str, JSON]] = []
+        spent = RequestStats()
         while True:
             page = await self.list_tasks(offset=len(items))
-            batch = page.get("items")
+            spent += page.stats
+            batch = page.value.get("items")
             if not isinstance(batch, list) or not all(isinstance(i, dict) for i in batch):
                 raise TransportError("list tasks: the answer has no `items` list of tasks")
             items.extend(batch)
-            total = page.get("total")
+            total = page.value.get("total")
             if not batch or (isinstance(total, int) and len(items) >= total):
-                return items
+                return Reply(items, spent)
 
-    async def me(self) -> dict[str, JSON]:
-        return _data(await self.request("GET", "/v2/users/me"), "GET /v2/users/me")
+    async def me(self) -> Reply[dict[str, JSON]]:
+        reply = await self.request("GET", "/v2/users/me")
+        return Reply(_data(reply.value, "GET /v2/users/me"), reply.stats)
+
+
+def _too_large(method: str, path: str, size: int | None, attempt: int) -> TransportError:
+    cap = MAX_RESPONSE_BYTES // (1024 * 1024)
+    if size is not None:
+        text = (
+            f"{method} {path}: the answer is {size / (1024 * 1024):.1f} MiB, more than the "
+            f"{cap} MiB tasksync reads; refused unread"
+        )
+    else:
+        text = (
+            f"{method} {path}: the answer grew past {cap} MiB, the most tasksync reads; refused, "
+            "the rest unread"
+        )
+    return TransportError(text, attempts=attempt)
 
 
 _ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
@@ -417,7 +452,6 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
 
 
-_BEARER = re.compile(r"(?i)bearer\s+[^\s\"'<>]+")
 _HTML_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title")
 _RECEIVED = re.compile(r"received \d+ of \d+ bytes")
 

@@ -10,21 +10,19 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from enum import IntEnum
-from typing import IO
 
-from tasksync import config, core, report
-from tasksync.core import Settings
-from tasksync.engine import Interrupt, Interrupted
+from tasksync import config, report
+from tasksync.console import Env, write_atomic
 from tasksync.errors import PlanFileError, TasksyncError
-from tasksync.model import Status, TaskResult
-from tasksync.planning import Plan
+from tasksync.plan import Plan
 from tasksync.report import Report
-from tasksync.runner import Runner, isatty, write_atomic
+from tasksync.run import Interrupt, Interrupted, run
+from tasksync.sync import Session, Settings
+
+__all__ = ["Env", "ExitStatus", "build_parser", "main", "run_console"]
 
 
 class ExitStatus(IntEnum):
@@ -32,35 +30,6 @@ class ExitStatus(IntEnum):
     ERROR = 1
     CHANGES = 2
     INTERRUPTED = 130
-
-
-@dataclass
-class Env:
-    """What a command may touch of the outside world."""
-
-    stdout: IO[str] = field(default_factory=lambda: sys.stdout)
-    stderr: IO[str] = field(default_factory=lambda: sys.stderr)
-    stdin: IO[str] = field(default_factory=lambda: sys.stdin)
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    stdout_isatty: bool | None = None
-    stdin_isatty: bool | None = None
-
-    def __post_init__(self) -> None:
-        if self.stdout_isatty is None:
-            self.stdout_isatty = isatty(self.stdout)
-        if self.stdin_isatty is None:
-            self.stdin_isatty = isatty(self.stdin)
-
-    @property
-    def color(self) -> bool:
-        """Color on a terminal, unless NO_COLOR is set (https://no-color.org)."""
-        return bool(self.stdout_isatty) and not self.environ.get("NO_COLOR")
-
-    def print(self, text: str = "") -> None:
-        self.stdout.write(text + "\n")
-
-    def error(self, text: str) -> None:
-        self.stderr.write(f"tasksync: error: {text}\n")
 
 
 Command = Callable[[argparse.Namespace, Env], int]
@@ -99,30 +68,33 @@ def _settings(args: argparse.Namespace, env: Env) -> Settings:
     )
 
 
+def _session(args: argparse.Namespace, env: Env, interrupt: Interrupt) -> Session:
+    return Session(
+        _settings(args, env), environ=env.environ, progress=env.progress(), interrupt=interrupt
+    )
+
+
 def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
-    settings = _settings(args, env)
-    runner = Runner(env)
-    the_plan = runner.run(
-        lambda interrupt: core.plan(
-            args.file,
-            settings=settings,
-            environ=env.environ,
-            rotate_secrets=args.rotate_secrets,
-            progress=runner.progress,
-            interrupt=interrupt,
-        )
-    )[0]
-    if args.format == "json":
-        env.print(json.dumps(the_plan.to_json(include_payloads=False), indent=2))
-    elif args.format == "markdown":
-        env.stdout.write(report.plan_markdown(the_plan))
-    else:
-        env.print(report.plan_text(the_plan, color=env.color))
-    if args.out:
-        write_atomic(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n")
-        env.stderr.write(
-            f"Saved the plan to {args.out}; apply it with `tasksync apply {args.out}`.\n"
-        )
+    _settings(args, env)  # a missing token is an error before the file is read
+
+    async def work(interrupt: Interrupt) -> Plan:
+        async with _session(args, env, interrupt) as session:
+            return await session.plan(args.file, rotate_secrets=args.rotate_secrets)
+
+    def outputs(the_plan: Plan) -> None:
+        if args.format == "json":
+            env.print(json.dumps(the_plan.to_json(include_payloads=False), indent=2))
+        elif args.format == "markdown":
+            env.stdout.write(report.plan_markdown(the_plan))
+        else:
+            env.print(report.plan_text(the_plan, color=env.color))
+        if args.out:
+            write_atomic(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n")
+            env.stderr.write(
+                f"Saved the plan to {args.out}; apply it with `tasksync apply {args.out}`.\n"
+            )
+
+    the_plan = run(work, outputs, stderr=env.stderr)
     if the_plan.has_errors:
         return ExitStatus.ERROR
     if args.detailed_exitcode and the_plan.has_changes:
@@ -131,68 +103,29 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 
 
 def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
-    settings = _settings(args, env)
-    runner = Runner(env)
+    _settings(args, env)
     saved = _read_saved_plan(args.file, env)
-    cfg = config.load(args.file, environ=env.environ) if saved is None else None
+    source = saved if saved is not None else config.load(args.file, environ=env.environ)
 
     async def work(interrupt: Interrupt) -> Report | None:
-        async with settings.client() as client:
-            if saved is not None:
-                the_plan = saved
-            else:
-                assert cfg is not None
-                started = report.now()
-                try:
-                    the_plan, _ = await core.plan(
-                        cfg,
-                        settings=settings,
-                        rotate_secrets=args.rotate_secrets,
-                        progress=runner.progress,
-                        interrupt=interrupt,
-                        client=client,
-                    )
-                except Interrupted:
-                    why = "not started: interrupted while reading the live tasks"
-                    return Report(
-                        command="apply",
-                        started_at=started,
-                        ended_at=report.now(),
-                        results=[
-                            TaskResult(spec.key, Status.SKIPPED, error_type="skipped", error=why)
-                            for spec in cfg.tasks
-                        ],
-                        requests=client.stats.as_dict(),
-                        interrupted=True,
-                        error="interrupted while reading the live tasks; nothing was changed",
-                        source=args.file,
-                    )
-            env.print(report.plan_text(the_plan, color=env.color))
-            if not the_plan.has_changes:
-                result = await core.apply(the_plan, settings=settings, client=client)
-                return result
-            the_plan.raise_if_unsafe(force=args.force)
-            if not _confirmed(args, env):
-                return None
-            return await core.apply(
-                the_plan,
-                settings=settings,
+        async with _session(args, env, interrupt) as session:
+            return await session.plan_and_apply(
+                source,
+                show=lambda p: env.print(report.plan_text(p, color=env.color)),
+                confirm=lambda p: _confirm(args, env),
                 create_missing=args.create_missing,
-                check_stale=saved is not None,
-                progress=runner.progress,
-                interrupt=interrupt,
-                client=client,
+                force=args.force,
+                rotate_secrets=args.rotate_secrets,
             )
 
-    result = runner.run(work, then_hold=True)
-    try:
-        if result is None:
-            env.error("apply cancelled; nothing was changed")
-            return ExitStatus.ERROR
-        _publish(result, args, env)
-    finally:
-        for name in runner.release():
-            env.error(f"{name} arrived after the run had ended; its outputs are complete")
+    def outputs(result: Report | None) -> None:
+        if result is not None:
+            _publish(result, args, env)
+
+    result = run(work, outputs, stderr=env.stderr)
+    if result is None:
+        env.error("apply cancelled; nothing was changed")
+        return ExitStatus.ERROR
     if result.interrupted:
         return ExitStatus.INTERRUPTED
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
@@ -212,7 +145,7 @@ def _read_saved_plan(path: str, env: Env) -> Plan | None:
     return Plan.from_json(doc, environ=env.environ)
 
 
-def _confirmed(args: argparse.Namespace, env: Env) -> bool:
+async def _confirm(args: argparse.Namespace, env: Env) -> bool:
     if args.yes:
         return True
     if not env.stdin_isatty:
@@ -243,7 +176,6 @@ def _cmd_export(args: argparse.Namespace, env: Env) -> int:
     from tasksync import export
 
     settings = _settings(args, env)
-    runner = Runner(env)
 
     async def work(interrupt: Interrupt) -> export.Export:
         async with settings.client() as client:
@@ -252,21 +184,23 @@ def _cmd_export(args: argparse.Namespace, env: Env) -> int:
                 match=args.match,
                 actor=args.actor,
                 concurrency=settings.concurrency,
-                progress=runner.progress,
+                progress=env.progress(),
                 interrupt=interrupt,
             )
 
-    result = runner.run(work)
-    if args.output:
-        write_atomic(args.output, result.text)
-        env.stderr.write(f"Wrote {result.tasks} tasks to {args.output}.\n")
-    else:
-        env.stdout.write(result.text)
-    if result.variables:
-        env.stderr.write(
-            "The file refers to encrypted secrets through these environment variables; set them "
-            "before planning it: " + ", ".join(sorted(result.variables)) + "\n"
-        )
+    def outputs(result: export.Export) -> None:
+        if args.output:
+            write_atomic(args.output, result.text)
+            env.stderr.write(f"Wrote {result.tasks} tasks to {args.output}.\n")
+        else:
+            env.stdout.write(result.text)
+        if result.variables:
+            env.stderr.write(
+                "The file refers to encrypted secrets through these environment variables; set "
+                "them before planning it: " + ", ".join(sorted(result.variables)) + "\n"
+            )
+
+    run(work, outputs, stderr=env.stderr)
     return ExitStatus.OK
 
 
@@ -368,6 +302,6 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         return ExitStatus.INTERRUPTED
 
 
-def run() -> None:
+def run_console() -> None:
     """Console-script entry point."""
     sys.exit(main())

@@ -12,17 +12,15 @@ import json
 import os
 import tempfile
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 
-from tasksync import config, core, report
+from tasksync import config, report
+from tasksync.console import Env, write_atomic
 from tasksync.emulator import Emulator, EmulatorSettings
 from tasksync.model import TaskSpec
-from tasksync.runner import write_atomic
-
-if TYPE_CHECKING:
-    from tasksync.cli import Env
+from tasksync.sync import Session, Settings
 
 DEFAULT_ACTOR = "apify~web-scraper"
 
@@ -38,7 +36,7 @@ def drifted(spec: TaskSpec, index: int) -> dict[str, Any]:
     """A live version of ``spec`` that differs from it the way real tasks drift."""
     options = {k: v for k, v in (spec.desired.get("options") or {}).items() if v is not None}
     task_input = copy.deepcopy(spec.desired.get("input") or {})
-    kind = index % 3
+    kind = index if index <= 2 else 0  # two drift, so the demo stays within the safety limit
     if kind == 1:
         options["memoryMbytes"] = 4096
         options["timeoutSecs"] = 3600
@@ -70,23 +68,24 @@ async def _demo(env: Env, cfg: config.Config) -> int:
                 name=spec.ref.name,
                 **drifted(spec, index),
             )
-        settings = core.Settings(token=emu.token, api_url=emu.url)
+        settings = Settings(token=emu.token, api_url=emu.url)
         env.print(f"Emulator running at {emu.url}, seeded with {len(emu.state.tasks())} tasks.")
-        env.print(f"\n$ tasksync plan {cfg.path}")
-        first, _ = await core.plan(cfg, settings=settings)
-        env.print(report.plan_text(first, color=bool(env.stdout_isatty)))
+        async with Session(settings, environ=env.environ) as session:
+            env.print(f"\n$ tasksync plan {cfg.path}")
+            first = await session.plan(cfg)
+            env.print(report.plan_text(first, color=env.color))
 
-        env.print(f"\n$ tasksync apply {cfg.path} --yes --create-missing")
-        result = await core.apply(first, settings=settings, create_missing=True)
-        env.print(report.report_text(result))
+            env.print(f"\n$ tasksync apply {cfg.path} --yes --create-missing")
+            result = await session.apply(first, create_missing=True)
+            env.print(report.report_text(result))
+
+            env.print(f"\n$ tasksync plan {cfg.path}")
+            second = await session.plan(cfg)
+            env.print(report.plan_text(second, color=env.color))
         folder = tempfile.mkdtemp(prefix="tasksync-demo-")
         report_path = os.path.join(folder, "report.json")
         write_atomic(report_path, json.dumps(result.to_json(), indent=2) + "\n")
         write_atomic(os.path.join(folder, "summary.md"), report.report_markdown(result))
-
-        env.print(f"\n$ tasksync plan {cfg.path}")
-        second, _ = await core.plan(cfg, settings=settings)
-        env.print(report.plan_text(second, color=bool(env.stdout_isatty)))
         env.print(f"\nThe report is in {report_path} (and summary.md beside it).")
         converged = result.ok and not second.has_changes
         if not converged:

@@ -2,14 +2,16 @@
 
 Rules (DESIGN.md, "Diff semantics"):
 
-- JSON values compare type-strictly: ``True`` is not ``1`` and ``1`` is not ``1.0``; mapping key
-  order does not matter, list order does.
+- JSON values compare as a JavaScript server sees them (``jsonutil.json_equal``): ``5`` is
+  ``5.0``, but ``True`` is not ``1`` and ``"1"`` is not ``1``; mapping key order does not
+  matter, list order does.
 - Options are compared per declared key; ``None`` means "unset", and an absent remote key is unset.
 - ``inputMode: replace`` makes the declared input the whole input; ``merge`` manages only the
   declared keys (mappings deep-merged into the remote input).
 - ``ignore`` pointers are neither compared nor changed: their remote value goes into the payload.
-- A remote ``ENCRYPTED_VALUE:...`` string is Apify's encrypted secret; it cannot be compared with
-  the file's plaintext, so it is not drift unless ``rotate_secrets`` is set.
+- A remote ``ENCRYPTED_VALUE:...`` or ``ENCRYPTED_JSON:...`` string is Apify's encrypted secret;
+  it cannot be compared with the file's value, so it is not drift unless ``rotate_secrets`` is
+  set.
 - The payload carries only the changed top-level fields; ``options`` complete (remote overlaid
   with the changes, ``None`` for keys to unset) and ``input`` whole, so it is right whether the API
   merges or replaces ``options``.
@@ -19,8 +21,17 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from typing import Any
 
+from tasksync.jsonutil import (
+    MISSING,
+    child,
+    covered,
+    deep_merge,
+    escape_token,
+    json_equal,
+    pointer_tokens,
+    resolve,
+)
 from tasksync.model import (
     JSON,
     Action,
@@ -30,84 +41,11 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
-
-ENCRYPTED_PREFIX = "ENCRYPTED_VALUE:"
-MASK = "<sensitive>"
-
-_MISSING: Any = object()
-
-
-# -- JSON values -------------------------------------------------------------------------------
-
-
-def json_equal(a: JSON, b: JSON) -> bool:
-    """Type-strict JSON equality (``True != 1``, ``1 != 1.0``, key order ignored)."""
-    return _same(a, b, rotate_secrets=True)
-
-
-def _same(remote: JSON, desired: JSON, rotate_secrets: bool) -> bool:
-    """``json_equal``, except that an encrypted remote secret matches any desired string."""
-    if (
-        not rotate_secrets
-        and type(remote) is str
-        and type(desired) is str
-        and remote.startswith(ENCRYPTED_PREFIX)
-    ):
-        return True
-    tr = type(remote)
-    if tr is not type(desired):
-        return False
-    if tr is dict:
-        if len(remote) != len(desired):
-            return False
-        for key, value in desired.items():
-            other = remote.get(key, _MISSING)
-            if other is _MISSING or not _same(other, value, rotate_secrets):
-                return False
-        return True
-    if tr is list:
-        return len(remote) == len(desired) and all(
-            _same(r, d, rotate_secrets) for r, d in zip(remote, desired, strict=True)
-        )
-    return bool(remote == desired)
-
-
-def deep_merge(base: JSON, overlay: JSON) -> JSON:
-    """Mappings merge recursively (overlay wins); lists and scalars are replaced. Copies nothing
-    that it does not change: callers treat the result as read-only or copy it."""
-    if type(base) is not dict or type(overlay) is not dict:
-        return overlay
-    merged = dict(base)
-    for key, value in overlay.items():
-        merged[key] = deep_merge(base[key], value) if key in base else value
-    return merged
-
-
-# -- JSON Pointers (RFC 6901) ------------------------------------------------------------------
-
-
-def pointer_tokens(pointer: str) -> list[str]:
-    if not pointer:
-        return []
-    return [t.replace("~1", "/").replace("~0", "~") for t in pointer[1:].split("/")]
-
-
-def escape_token(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
-
-
-def resolve(doc: JSON, tokens: list[str]) -> JSON:
-    """The value at ``tokens`` inside ``doc``, or ``_MISSING``."""
-    node = doc
-    for token in tokens:
-        node = _step(node, token)
-        if node is _MISSING:
-            return _MISSING
-    return node
+from tasksync.secrets import mask
 
 
 def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
-    """Set (or, for ``_MISSING``, delete) the value at ``tokens`` in ``doc``, in place.
+    """Set (or, for ``MISSING``, delete) the value at ``tokens`` in ``doc``, in place.
 
     ``value`` is what ``source`` (the remote input) holds at ``tokens``, so ``source`` has a
     container at every level above it. Where ``doc`` has none there (the file leaves the parent
@@ -116,56 +54,27 @@ def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
     that cannot exist (a list index beyond the file's list) are left alone."""
     node, src = doc, source
     for token in tokens[:-1]:
-        src = _step(src, token)
+        src = child(src, token)
         if type(node) is dict:
-            child = node.get(token, _MISSING)
-            if value is _MISSING:
-                if child is _MISSING:
+            sub = node.get(token, MISSING)
+            if value is MISSING:
+                if sub is MISSING:
                     return
-            elif type(child) not in (dict, list) or type(child) is not type(src):
-                child = node[token] = {} if type(src) is dict else copy.deepcopy(src)
-            node = child
+            elif type(sub) not in (dict, list) or type(sub) is not type(src):
+                sub = node[token] = {} if type(src) is dict else copy.deepcopy(src)
+            node = sub
         elif type(node) is list and token.isdigit() and int(token) < len(node):
             node = node[int(token)]
         else:
             return
     last = tokens[-1]
     if type(node) is dict:
-        if value is _MISSING:
+        if value is MISSING:
             node.pop(last, None)
         else:
             node[last] = value
-    elif type(node) is list and last.isdigit() and int(last) < len(node) and value is not _MISSING:
+    elif type(node) is list and last.isdigit() and int(last) < len(node) and value is not MISSING:
         node[int(last)] = value
-
-
-def _step(node: JSON, token: str) -> JSON:
-    """The child ``token`` names in ``node``, or ``_MISSING``."""
-    if type(node) is dict:
-        return node.get(token, _MISSING)
-    if type(node) is list and token.isdigit() and int(token) < len(node):
-        return node[int(token)]
-    return _MISSING
-
-
-def _covered(path: str, pointers: frozenset[str] | tuple[str, ...]) -> bool:
-    """True when ``path`` is one of ``pointers`` or lies below one of them."""
-    return any(path == p or path.startswith(p + "/") for p in pointers)
-
-
-def mask(value: JSON, path: str, sensitive: frozenset[str]) -> JSON:
-    """``value`` (found at ``path``) with every sensitive part replaced by ``MASK``."""
-    if not sensitive:
-        return value
-    if _covered(path, sensitive):
-        return MASK
-    if not any(p.startswith(path + "/") for p in sensitive):
-        return value
-    if type(value) is dict:
-        return {k: mask(v, f"{path}/{escape_token(k)}", sensitive) for k, v in value.items()}
-    if type(value) is list:
-        return [mask(v, f"{path}/{i}", sensitive) for i, v in enumerate(value)]
-    return value
 
 
 # -- field changes ------------------------------------------------------------------------------
@@ -186,7 +95,7 @@ def _walk(
             if key not in new:
                 sub = f"{path}/{escape_token(key)}"
                 yield FieldChange(sub, ChangeKind.REMOVE, mask(value, sub, sensitive), None)
-    elif not _same(old, new, rotate_secrets):
+    elif not json_equal(old, new, not rotate_secrets):
         yield FieldChange(
             path, ChangeKind.CHANGE, mask(old, path, sensitive), mask(new, path, sensitive)
         )
@@ -213,7 +122,7 @@ def _desired_input(spec: TaskSpec, remote_input: JSON) -> JSON:
         if not tokens:
             return copy.deepcopy(remote_input)
         kept = resolve(remote_input, tokens)
-        _place(target, tokens, kept if kept is _MISSING else copy.deepcopy(kept), remote_input)
+        _place(target, tokens, kept if kept is MISSING else copy.deepcopy(kept), remote_input)
     return target
 
 
@@ -240,7 +149,7 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
                 )
                 payload[name] = want
 
-    if "options" in desired and not _covered("/options", spec.ignore):
+    if "options" in desired and not covered("/options", spec.ignore):
         remote_options = data.get("options") or {}
         ignored = {t[0] for t in _under("/options", spec.ignore) if t}
         changed: dict[str, JSON] = {}
@@ -269,7 +178,7 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
     if "input" in desired:
         remote_input = data.get("input")
         target = _desired_input(spec, remote_input)
-        if not _same(remote_input, target, rotate_secrets):
+        if not json_equal(remote_input, target, not rotate_secrets):
             old = {} if remote_input is None and type(target) is dict and target else remote_input
             changes.extend(_walk(old, target, "/input", rotate_secrets, sensitive))
             payload["input"] = copy.deepcopy(target)
@@ -289,7 +198,7 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
     )
 
 
-def create_task(spec: TaskSpec) -> TaskChange:
+def create_change(spec: TaskSpec) -> TaskChange:
     """The change that creates a missing task from its spec (needs ``actor`` and a name)."""
     if spec.actor is None:
         return TaskChange(
@@ -334,7 +243,7 @@ def _secret_refs(spec: TaskSpec, payload: Mapping[str, JSON]) -> dict[str, str]:
     return {
         pointer: template
         for pointer, template in spec.env_refs.items()
-        if resolve(payload, pointer_tokens(pointer)) is not _MISSING
+        if resolve(payload, pointer_tokens(pointer)) is not MISSING
     }
 
 
@@ -353,6 +262,6 @@ def verify(payload: Mapping[str, JSON], task: Mapping[str, JSON]) -> list[str]:
             for key, value in want.items():
                 if not json_equal(have_options.get(key), value):
                     problems.append(f"/options/{escape_token(key)}")
-        elif not _same(have, want, False):
+        elif not json_equal(have, want, encrypted_matches=True):
             problems.append(f"/{name}")
     return problems

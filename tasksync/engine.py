@@ -5,61 +5,37 @@ iterator, so memory and scheduling cost do not grow with the number of tasks. A 
 task is recorded and never stops the others, except a refused token (401), which stops the phase
 at once: every further request would fail the same way.
 
-Interruption is cooperative: ``Interrupt.request_stop()`` stops workers from starting new requests
-while in-flight ones finish; ``Interrupt.cancel_now()`` cancels the in-flight ones too. Every task
-still gets a result (``skipped`` if it never started), so the report is always complete.
+Values flow forward: ``refresh`` yields each task as it arrives (so the caller diffs it while the
+other requests are in flight) and ``apply`` returns every task's result; each carries the
+requests it took, and the phase's request counts are their sum.
 
-A result never holds a secret: an error message can repeat what was sent (an API that names the
-value it rejects, a proxy that echoes the request), so the values from the environment in the
-plan's payloads are masked in every message (``redact``).
+Interruption is cooperative (``tasksync.run.Interrupt``): once ``stop`` is set, workers start no
+new request while in-flight ones finish; once ``cancel`` is set, the in-flight ones are cancelled
+too. Every task still gets a result (``skipped`` if it never started), so the report is complete.
+
+A result never holds a secret: an error message can repeat what was sent, so the values from the
+environment in the plan's payloads are redacted from every message (``secrets.redact``).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from collections.abc import Callable, Collection, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import anyio
 
-from tasksync.api import ApifyClient, attempts_made
-from tasksync.diff import pointer_tokens, resolve, verify
+from tasksync.api import ApifyClient
+from tasksync.diff import verify
 from tasksync.errors import ApiError, AuthError
-from tasksync.model import Action, RemoteTask, Status, TaskChange, TaskResult, TaskSpec
-from tasksync.planning import Plan
-from tasksync.text import one_line
+from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.run import Interrupt, Interrupted
+from tasksync.secrets import redact, secret_values
 
 ProgressCallback = Callable[[str, int, int, int], None]
 """Called as ``(phase, done, total, errors)`` after each finished item."""
-
-
-class Interrupted(Exception):
-    """A phase was stopped by an ``Interrupt`` before it finished."""
-
-
-class Interrupt:
-    """Lets a signal handler stop an engine phase gracefully, then forcefully."""
-
-    def __init__(self) -> None:
-        self.stopping = False
-        self.cancelled = False
-        self._scopes: list[anyio.CancelScope] = []
-
-    def request_stop(self) -> None:
-        self.stopping = True
-
-    def cancel_now(self) -> None:
-        self.stopping = True
-        self.cancelled = True
-        for scope in self._scopes:
-            scope.cancel()
-
-    def _register(self, scope: anyio.CancelScope) -> None:
-        self._scopes.append(scope)
-        if self.cancelled:
-            scope.cancel()
 
 
 @dataclass
@@ -78,16 +54,19 @@ class _Counter:
             self.progress(self.phase, self.done, self.total, self.errors)
 
 
+def _refused(exc: ApiError) -> bool:
+    """A 401: the token itself was refused, so every further request would fail too."""
+    return isinstance(exc, AuthError) and exc.status == 401
+
+
 async def _pool(
     count: int,
     concurrency: int,
-    handle: Callable[[int], object],
+    handle: Callable[[int], Awaitable[None]],
     interrupt: Interrupt,
 ) -> AuthError | None:
-    """Run ``await handle(i)`` for i in range(count) on ``concurrency`` workers.
-
-    Returns the 401 that stopped the pool early, if any.
-    """
+    """Run ``await handle(i)`` for i in range(count) on ``concurrency`` workers, until done,
+    stopped or cancelled by ``interrupt``. Returns the 401 that stopped the pool early, if any."""
     indices = iter(range(count))
     fatal: list[AuthError] = []
 
@@ -96,213 +75,153 @@ async def _pool(
             if interrupt.stopping or fatal:
                 return
             try:
-                await handle(i)  # type: ignore[misc]
+                await handle(i)
             except AuthError as exc:
                 fatal.append(exc)
                 return
 
-    with anyio.CancelScope() as scope:
-        interrupt._register(scope)
-        async with anyio.create_task_group() as tg:
+    async def cancel_on_request(scope: anyio.CancelScope) -> None:
+        await interrupt.cancel.wait()
+        scope.cancel()
+
+    async with anyio.create_task_group() as outer:
+        outer.start_soon(cancel_on_request, outer.cancel_scope)
+        async with anyio.create_task_group() as workers:
             for _ in range(max(1, min(concurrency, count))):
-                tg.start_soon(worker)
+                workers.start_soon(worker)
+        outer.cancel_scope.cancel()
     return fatal[0] if fatal else None
 
 
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """One task read by ``refresh``: the task or the error it got, and what that took."""
+
+    index: int
+    task: RemoteTask | ApiError
+    requests: RequestStats
+
+
+@asynccontextmanager
 async def refresh(
     client: ApifyClient,
-    specs: Sequence[TaskSpec],
+    refs: Sequence[str],
     *,
     concurrency: int = 16,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
-    on_result: Callable[[int, RemoteTask | ApiError], None] | None = None,
-) -> list[RemoteTask | ApiError]:
-    """GET every task the file names. A 401 is raised; any other error is that task's result.
+) -> AsyncIterator[AsyncIterator[Fetched]]:
+    """GET every task that ``refs`` name (IDs or ``username~name``), yielding each as it arrives,
+    in any order::
 
-    ``on_result(i, result)`` is called as each task arrives, so that work on it (the diff) runs
-    while the other requests are still in flight instead of after the last one.
+        async with refresh(client, refs) as fetched:
+            async for item in fetched:
+                ...
+
+    Any error but a 401 is that task's result. A 401 is raised once the iteration is over, and
+    so is ``Interrupted`` when the phase stopped before every task was read.
     """
-    results: list[RemoteTask | ApiError | None] = [None] * len(specs)
-    counter = _Counter("refresh", len(specs), progress)
+    interrupt = interrupt or Interrupt()
+    counter = _Counter("refresh", len(refs), progress)
+    send, receive = anyio.create_memory_object_stream[Fetched](max(1, concurrency))
+    fatal: AuthError | None = None
 
     async def handle(i: int) -> None:
         result: RemoteTask | ApiError
         try:
-            result = RemoteTask(await client.get_task(specs[i].ref.path_id))
+            reply = await client.get_task(refs[i])
+            result, requests = RemoteTask(reply.value), reply.stats
         except ApiError as exc:
-            if isinstance(exc, AuthError) and exc.status == 401:
+            if _refused(exc):
                 raise
-            result = exc
-        if on_result is not None:
-            on_result(i, result)
-        results[i] = result
+            result, requests = exc, exc.stats
+        await send.send(Fetched(i, result, requests))
         counter.tick(not isinstance(result, ApiError) or result.status == 404)
 
-    interrupt = interrupt or Interrupt()
-    fatal = await _pool(len(specs), concurrency, handle, interrupt)
+    async def produce() -> None:
+        nonlocal fatal
+        async with send:
+            fatal = await _pool(len(refs), concurrency, handle, interrupt)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(produce)
+        async with receive:
+            yield receive
     if fatal is not None:
         raise fatal
-    done = [r for r in results if r is not None]
-    if len(done) < len(specs):
-        raise Interrupted(f"interrupted after reading {len(done)} of {len(specs)} tasks")
-    return done
+    if counter.done < len(refs):
+        raise Interrupted(f"interrupted after reading {counter.done} of {len(refs)} tasks")
 
 
-@dataclass
+@dataclass(frozen=True)
 class ApplyOutcome:
     results: list[TaskResult]
+    requests: RequestStats
     interrupted: bool = False
     fatal: ApiError | None = None
-    stale_checked: bool = False
-    extra: dict[str, object] = field(default_factory=dict)
 
 
-def stale_reasons(plan: Plan, listing: Sequence[dict[str, object]]) -> dict[str, str]:
-    """Tasks of a saved plan that moved since it was made, judged from the task list."""
-    by_id = {str(item.get("id")): item for item in listing}
-    names = {str(item.get("name")) for item in listing}
-    reasons = dict(plan.stale)
-    for change in plan.to_apply:
-        if change.key in reasons:
-            continue
-        if change.action is Action.UPDATE:
-            item = by_id.get(str(change.task_id))
-            if item is None:
-                reasons[change.key] = "the task no longer exists"
-            elif item.get("modifiedAt") != change.modified_at:
-                reasons[change.key] = (
-                    f"the task was modified at {item.get('modifiedAt')}, after the plan was made "
-                    f"(it was {change.modified_at})"
-                )
-        elif change.action is Action.CREATE and change.payload.get("name") in names:
-            reasons[change.key] = "a task of that name was created since the plan was made"
-    return reasons
+def _settled(
+    change: TaskChange, stale: Mapping[str, str], create_missing: bool
+) -> TaskResult | None:
+    """The result of a change that is not sent (unchanged, failed in planning, skipped, stale),
+    or None when it is to be sent."""
+    if change.action is Action.NOOP:
+        return TaskResult(change.key, Status.UNCHANGED, task_id=change.task_id)
+    if change.action is Action.ERROR:
+        return TaskResult(
+            change.key,
+            Status.FAILED,
+            task_id=change.task_id,
+            error_type=change.error_type or "plan-error",
+            error=change.error,
+        )
+    if change.action is Action.CREATE and not create_missing:
+        why = "the task does not exist; run with --create-missing to create it"
+        return _unsent(change, Status.SKIPPED, "skipped", why)
+    if change.key in stale:
+        return _unsent(change, Status.STALE, "stale", stale[change.key])
+    return None
 
 
-MIN_REDACTED_LENGTH = 4
-"""Shorter secret values are not masked in messages: they would garble them beyond use."""
-
-
-def secret_values(plan: Plan) -> frozenset[str]:
-    """The values from the environment in the payloads of the plan's changes."""
-    found: set[str] = set()
-    for change in plan.to_apply:
-        for pointer in change.secret_refs:
-            value = resolve(change.payload, pointer_tokens(pointer))
-            if isinstance(value, str) and len(value) >= MIN_REDACTED_LENGTH:
-                found.add(value)
-    return frozenset(found)
-
-
-def redact(text: str, secrets: Collection[str]) -> str:
-    """``text`` with every secret masked as ``***``: as it is, JSON-escaped (a body that repeats
-    the request), on one line (as the client quotes messages), and cut short before ``...``
-    (where the client shortens a long message)."""
-    for secret in sorted(secrets, key=len, reverse=True):
-        for form in _forms(secret):
-            if form in text:
-                text = text.replace(form, "***")
-            if "..." in text:
-                for end in range(len(form) - 1, MIN_REDACTED_LENGTH - 1, -1):
-                    text = text.replace(form[:end] + "...", "***...")
-    return text
-
-
-def _forms(secret: str) -> Iterator[str]:
-    yield secret
-    escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
-    for form in (escaped, json.dumps(secret)[1:-1], one_line(secret)):
-        if form != secret and len(form) >= MIN_REDACTED_LENGTH:
-            yield form
+def _unsent(change: TaskChange, status: Status, error_type: str, why: str) -> TaskResult:
+    return TaskResult(
+        change.key,
+        status,
+        task_id=change.task_id,
+        changes=change.changes,
+        error_type=error_type,
+        error=why,
+    )
 
 
 async def apply(
     client: ApifyClient,
-    plan: Plan,
+    changes: Sequence[TaskChange],
     *,
+    stale: Mapping[str, str],
+    create_missing: bool,
     concurrency: int = 16,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
-    check_stale: bool = False,
-    create_missing: bool = True,
 ) -> ApplyOutcome:
-    """Send every planned change; verify each answer; give every task of the plan a result."""
+    """Send every change that is to be applied; verify each answer; give every change a result.
+
+    ``stale`` maps the keys of changes that must not be sent to why.
+    """
     interrupt = interrupt or Interrupt()
-    stale: dict[str, str] = dict(plan.stale)
-    if check_stale and plan.to_apply:
-        stale = stale_reasons(plan, await client.all_tasks())
-
-    results: list[TaskResult | None] = []
-    work: list[int] = []
-    for change in plan.changes:
-        if change.action is Action.NOOP:
-            results.append(TaskResult(change.key, Status.UNCHANGED, task_id=change.task_id))
-        elif change.action is Action.ERROR:
-            results.append(
-                TaskResult(
-                    change.key,
-                    Status.FAILED,
-                    task_id=change.task_id,
-                    error_type=change.error_type or "plan-error",
-                    error=change.error,
-                )
-            )
-        elif change.action is Action.CREATE and not create_missing:
-            results.append(
-                TaskResult(
-                    change.key,
-                    Status.SKIPPED,
-                    changes=change.changes,
-                    error_type="skipped",
-                    error="the task does not exist; run with --create-missing to create it",
-                )
-            )
-        elif change.key in stale:
-            results.append(
-                TaskResult(
-                    change.key,
-                    Status.STALE,
-                    task_id=change.task_id,
-                    changes=change.changes,
-                    error_type="stale",
-                    error=stale[change.key],
-                )
-            )
-        else:
-            work.append(len(results))
-            results.append(None)
-
+    results = [_settled(change, stale, create_missing) for change in changes]
+    work = [i for i, result in enumerate(results) if result is None]
     counter = _Counter("apply", len(work), progress)
-    secrets = secret_values(plan)
+    secrets = secret_values([changes[i] for i in work])
 
     async def handle(n: int) -> None:
         i = work[n]
-        change = plan.changes[i]
-        started = time.monotonic()
         try:
-            results[i] = await _apply_one(client, change, started)
-        except ApiError as exc:
-            results[i] = _failed(change, exc.kind, str(exc), exc.attempts, started)
-            if isinstance(exc, AuthError) and exc.status == 401:
-                raise
-        except Exception as exc:  # a bug must cost one task, not the run and its report
-            results[i] = _failed(
-                change,
-                "internal-error",
-                f"unexpected {type(exc).__name__}: {exc} (a bug in tasksync: please report it)",
-                attempts_made.get(),
-                started,
-            )
-        except anyio.get_cancelled_exc_class():
-            results[i] = _failed(
-                change,
-                "interrupted",
-                "cancelled while the request was in flight: the change may or may not have "
-                "been applied; run again to converge",
-                attempts_made.get(),
-                started,
-            )
+            results[i] = await _apply_one(client, changes[i])
+        except BaseException as exc:  # a 401, or cancelled: recorded, then passed on
+            requests = exc.stats if isinstance(exc, ApiError) else _IN_FLIGHT
+            results[i] = _failed(changes[i], *_why_failed(exc), time.monotonic(), requests)
             raise
         finally:
             result = results[i]
@@ -311,64 +230,75 @@ async def apply(
             counter.tick(result is not None and result.status is not Status.FAILED)
 
     fatal = await _pool(len(work), concurrency, handle, interrupt)
-    final: list[TaskResult] = []
-    for i, result in enumerate(results):
-        if result is None:
-            change = plan.changes[i]
-            why = (
-                "not started: the token was refused"
-                if fatal
-                else "not started: the run was interrupted"
-            )
-            result = TaskResult(
-                change.key,
-                Status.SKIPPED,
-                task_id=change.task_id,
-                changes=change.changes,
-                error_type="skipped",
-                error=why,
-            )
-        final.append(result)
-    return ApplyOutcome(
-        final, interrupted=interrupt.stopping, fatal=fatal, stale_checked=check_stale
-    )
+    why = "not started: the token was refused" if fatal else "not started: the run was interrupted"
+    final = [
+        result or _unsent(changes[i], Status.SKIPPED, "skipped", why)
+        for i, result in enumerate(results)
+    ]
+    requests = sum((r.requests for r in final), RequestStats())
+    return ApplyOutcome(final, requests, interrupted=interrupt.stopping, fatal=fatal)
 
 
-async def _apply_one(client: ApifyClient, change: TaskChange, started: float) -> TaskResult:
-    if change.action is Action.CREATE:
-        task = await client.create_task(change.payload, lookup_ref=change.key)
-        status = Status.CREATED
-    else:
-        task = await client.update_task(str(change.task_id), change.payload)
-        status = Status.UPDATED
-    attempts = attempts_made.get()
+async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
+    """Send one change and verify the answer. Only a 401 and cancellation are raised."""
+    started = time.monotonic()
+    try:
+        if change.action is Action.CREATE:
+            reply = await client.create_task(change.payload, lookup_ref=change.key)
+            status = Status.CREATED
+        else:
+            reply = await client.update_task(str(change.task_id), change.payload)
+            status = Status.UPDATED
+    except ApiError as exc:
+        if _refused(exc):
+            raise
+        return _failed(change, exc.kind, str(exc), started, exc.stats)
+    except Exception as exc:  # a bug must cost one task, not the run and its report
+        return _failed(change, *_why_failed(exc), started)
+    task = reply.value
     mismatches = verify(change.payload, task)
     if mismatches:
-        return _failed(
-            change,
-            "did-not-converge",
-            "did not converge: the API's answer differs from what was sent at "
-            + ", ".join(mismatches),
-            attempts,
-            started,
-            task_id=str(task.get("id")),
+        why = "did not converge: the API's answer differs from what was sent at " + ", ".join(
+            mismatches
         )
+        return _failed(change, "did-not-converge", why, started, reply.stats, str(task.get("id")))
     return TaskResult(
         change.key,
         status,
         task_id=str(task.get("id")),
         changes=change.changes,
-        attempts=attempts,
+        requests=reply.stats,
         duration=time.monotonic() - started,
     )
+
+
+def _why_failed(exc: BaseException) -> tuple[str, str]:
+    """(error type, message) for a task whose write ended in ``exc``."""
+    if isinstance(exc, ApiError):
+        return exc.kind, str(exc)
+    if isinstance(exc, anyio.get_cancelled_exc_class()):
+        return (
+            "interrupted",
+            "cancelled while the request was in flight: the change may or may not have been "
+            "applied; run again to converge",
+        )
+    return (
+        "internal-error",
+        f"unexpected {type(exc).__name__}: {exc} (a bug in tasksync: please report it)",
+    )
+
+
+_IN_FLIGHT = RequestStats(1)
+"""What a write cut short is known to have taken: at least one attempt (how many more, the
+cancellation does not tell)."""
 
 
 def _failed(
     change: TaskChange,
     error_type: str,
     message: str,
-    attempts: int,
     started: float,
+    requests: RequestStats = _IN_FLIGHT,
     task_id: str | None = None,
 ) -> TaskResult:
     return TaskResult(
@@ -378,6 +308,6 @@ def _failed(
         changes=change.changes,
         error_type=error_type,
         error=message,
-        attempts=attempts,
+        requests=requests,
         duration=time.monotonic() - started,
     )

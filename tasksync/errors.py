@@ -22,6 +22,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from tasksync.model import RequestStats
+
 
 class TasksyncError(Exception):
     """Base of every error tasksync reports to its user."""
@@ -80,6 +82,8 @@ class ApiError(TasksyncError):
         self.status = status
         self.type = type
         self.attempts = attempts
+        self.stats = RequestStats(attempts, attempts - 1)
+        """The requests the call took before it failed (set by the client)."""
 
     @property
     def kind(self) -> str:

@@ -18,10 +18,12 @@ from typing import Any
 import yaml
 
 from tasksync.api import ApifyClient
-from tasksync.diff import ENCRYPTED_PREFIX, escape_token, json_equal
-from tasksync.engine import Interrupt, ProgressCallback, refresh
+from tasksync.engine import ProgressCallback, refresh
 from tasksync.errors import ApiError
-from tasksync.model import JSON, RemoteTask, TaskRef, TaskSpec
+from tasksync.jsonutil import escape_token, json_equal
+from tasksync.model import JSON, RemoteTask
+from tasksync.run import Interrupt
+from tasksync.secrets import is_encrypted
 
 
 @dataclass
@@ -60,24 +62,23 @@ async def export(
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
 ) -> Export:
-    listing = await client.all_tasks()
+    listing = (await client.all_tasks()).value
     actors = {
         str(item.get("actId")): f"{item.get('actUsername')}~{item.get('actName')}"
         for item in listing
     }
     keys = select(listing, match, actor)
-    specs = [TaskSpec(ref=TaskRef.parse(key), desired={}) for key in keys]
-    found = await refresh(
-        client, specs, concurrency=concurrency, progress=progress, interrupt=interrupt
-    )
-    tasks = []
-    for key, remote in zip(keys, found, strict=True):
-        if isinstance(remote, ApiError):
-            if remote.status == 404:
-                continue  # deleted between the listing and the read
-            raise remote
-        tasks.append((key, remote))
-    return render(tasks, actors)
+    found: list[RemoteTask | None] = [None] * len(keys)
+    async with refresh(
+        client, keys, concurrency=concurrency, progress=progress, interrupt=interrupt
+    ) as fetched:
+        async for item in fetched:
+            if isinstance(item.task, ApiError):
+                if item.task.status == 404:
+                    continue  # deleted between the listing and the read
+                raise item.task
+            found[item.index] = item.task
+    return render([(k, t) for k, t in zip(keys, found, strict=True) if t is not None], actors)
 
 
 def render(tasks: Sequence[tuple[str, RemoteTask]], actors: dict[str, str]) -> Export:
@@ -159,7 +160,7 @@ def _escape(value: JSON) -> JSON:
 
 
 def _placeholders(value: JSON, key: str, path: str, variables: dict[str, str]) -> JSON:
-    if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX):
+    if is_encrypted(value):
         name = _var_name(key, path, variables)
         variables[name] = f"{key} {path}"
         return "${" + name + "}"

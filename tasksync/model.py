@@ -82,6 +82,34 @@ class Location:
 
 
 @dataclass(frozen=True, slots=True)
+class Safety:
+    """apply refuses a plan that changes more than ``max_changed_fraction`` of the tasks, when
+    there are at least ``min_tasks`` of them (``safety`` in the file)."""
+
+    max_changed_fraction: float = 0.3
+    min_tasks: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class RequestStats:
+    """What was sent: attempts (every one is a request), retries, and answers of 429."""
+
+    total: int = 0
+    retried: int = 0
+    rate_limited: int = 0
+
+    def __add__(self, other: RequestStats) -> RequestStats:
+        return RequestStats(
+            self.total + other.total,
+            self.retried + other.retried,
+            self.rate_limited + other.rate_limited,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {"total": self.total, "retried": self.retried, "rateLimited": self.rate_limited}
+
+
+@dataclass(frozen=True, slots=True)
 class TaskSpec:
     """The desired state of one task, after defaults, anchors and ``${VAR}`` expansion.
 
@@ -150,6 +178,15 @@ class FieldChange:
     old: JSON = None
     new: JSON = None
 
+    def to_json(self) -> dict[str, JSON]:
+        """``old`` only when it existed, ``new`` only when it will."""
+        out: dict[str, JSON] = {"path": self.path, "kind": self.kind.value}
+        if self.kind is not ChangeKind.ADD:
+            out["old"] = self.old
+        if self.kind is not ChangeKind.REMOVE:
+            out["new"] = self.new
+        return out
+
 
 class Action(StrEnum):
     """What a plan does with one task."""
@@ -195,11 +232,17 @@ class Status(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class TaskResult:
+    """How one task ended, and the requests its write took (``attempts``)."""
+
     key: str
     status: Status
     task_id: str | None = None
     changes: tuple[FieldChange, ...] = ()
     error_type: str | None = None
     error: str | None = None
-    attempts: int = 0
+    requests: RequestStats = field(default_factory=RequestStats)
     duration: float = 0.0
+
+    @property
+    def attempts(self) -> int:
+        return self.requests.total

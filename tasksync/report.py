@@ -12,11 +12,13 @@ import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tasksync.model import JSON, Action, ChangeKind, FieldChange, Status, TaskResult
-from tasksync.planning import Plan, change_json
 from tasksync.text import shorten, visible
+
+if TYPE_CHECKING:  # renderers only read a Plan; the report does not depend on planning
+    from tasksync.plan import Plan
 
 REPORT_FORMAT_VERSION = 1
 _VALUE_WIDTH = 160
@@ -85,7 +87,7 @@ def _result_json(result: TaskResult) -> dict[str, Any]:
         "key": result.key,
         "id": result.task_id,
         "status": result.status.value,
-        "changes": [change_json(c) for c in result.changes],
+        "changes": [c.to_json() for c in result.changes],
         "attempts": result.attempts,
         "durationSecs": round(result.duration, 4),
     }

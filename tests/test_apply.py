@@ -12,9 +12,9 @@ import pytest
 from aiohttp import web
 from support import run_cli, seed, threaded_emulator, write_file
 
-from tasksync import core
-from tasksync.diff import json_equal
+from tasksync import sync
 from tasksync.emulator import Emulator
+from tasksync.jsonutil import json_equal
 from tasksync.model import Status
 from tasksync.throttle import RetryPolicy
 
@@ -111,9 +111,9 @@ async def test_apply_converges_under_faults(
     emulator.settings.drop_before_rate = 0.02
     emulator.settings.drop_after_rate = 0.02
     emulator.faults.schedule(count=10, status=429, method="PUT", path_prefix="/v2/actor-tasks")
-    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
-    plan, _ = await core.plan(path, settings=settings, environ={})
-    report = await core.apply(plan, settings=settings)
+    settings = sync.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
+    plan = await sync.plan(path, settings=settings, environ={})
+    report = await sync.apply(plan, settings=settings, force=True)
     assert report.ok, [r for r in report.results if r.status is not Status.UPDATED]
     assert report.totals["updated"] == 30
     emulator.settings.error_rate = emulator.settings.drop_before_rate = 0.0
@@ -124,7 +124,7 @@ async def test_apply_converges_under_faults(
     for r in puts(emulator):
         bodies.setdefault(r.path, set()).add(json.dumps(r.body, sort_keys=True))
     assert all(len(b) == 1 for b in bodies.values())
-    again, _ = await core.plan(path, settings=settings, environ={})
+    again = await sync.plan(path, settings=settings, environ={})
     assert not again.has_changes
 
 
@@ -258,9 +258,9 @@ async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path)
             tmp_path,
             "version: 1\ntasks:\n  - task: janedoe~aaa\n    options: {memoryMbytes: 2048}\n",
         )
-        settings = core.Settings(token="t", api_url=f"http://127.0.0.1:{port}", retry=FAST)
-        plan, _ = await core.plan(path, settings=settings, environ={})
-        report = await core.apply(plan, settings=settings)
+        settings = sync.Settings(token="t", api_url=f"http://127.0.0.1:{port}", retry=FAST)
+        plan = await sync.plan(path, settings=settings, environ={})
+        report = await sync.apply(plan, settings=settings, force=True)
     finally:
         await runner.cleanup()
     (result,) = report.results
@@ -282,11 +282,11 @@ async def test_an_unexpected_error_costs_one_task_not_the_run(
             f"  - task: janedoe~{n}\n    input: {{q: 2}}\n" for n in ("good1", "bad", "good2")
         ),
     )
-    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
-    plan, _ = await core.plan(path, settings=settings, environ={})
+    settings = sync.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
+    plan = await sync.plan(path, settings=settings, environ={})
     changes = list(plan.changes)
     changes[1] = replace(changes[1], payload={"input": {"q": {1, 2}}})  # a set: not JSON
-    report = await core.apply(replace(plan, changes=tuple(changes)), settings=settings)
+    report = await sync.apply(replace(plan, changes=tuple(changes)), settings=settings, force=True)
     status = {r.key: r for r in report.results}
     assert status["janedoe~good1"].status is Status.UPDATED
     assert status["janedoe~good2"].status is Status.UPDATED
@@ -309,13 +309,13 @@ async def test_tasks_that_could_not_be_planned_say_why_in_the_report(
         + "".join(f"  - task: janedoe~{n}\n    input: {{q: 2}}\n" for n in names),
     )
     retry = RetryPolicy(max_attempts=2, base_delay=0.01, attempt_timeout=2.0)
-    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=retry)
+    settings = sync.Settings(token=emulator.token, api_url=emulator.url, retry=retry)
     emulator.faults.schedule(count=2, status=500, path_prefix="/v2/actor-tasks/janedoe~flaky")
     emulator.faults.schedule(  # aiohttp resends a GET once by itself after a drop
         count=4, kind="drop_before", path_prefix="/v2/actor-tasks/janedoe~dropped"
     )
-    plan, _ = await core.plan(path, settings=settings, environ={})
-    report = await core.apply(plan, settings=settings)
+    plan = await sync.plan(path, settings=settings, environ={})
+    report = await sync.apply(plan, settings=settings, force=True)
     kinds = {r.key: (r.status.value, r.error_type) for r in report.results}
     assert kinds == {
         "janedoe~fine": ("updated", None),

@@ -12,19 +12,13 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasksync.diff import (
-    ENCRYPTED_PREFIX,
-    MASK,
-    deep_merge,
-    diff_task,
-    json_equal,
-    pointer_tokens,
-    resolve,
-    verify,
-)
+from tasksync.diff import diff_task, verify
+from tasksync.jsonutil import MISSING, deep_merge, json_equal, pointer_tokens, resolve
 from tasksync.model import OPTION_KEYS, Action, ChangeKind, RemoteTask, TaskRef, TaskSpec
+from tasksync.secrets import ENCRYPTED_VALUE as ENCRYPTED_PREFIX
+from tasksync.secrets import MASK
 
-_MISSING = resolve({}, ["absent"])
+_MISSING = MISSING
 
 
 def remote(**fields: Any) -> RemoteTask:
@@ -69,7 +63,8 @@ def server_put(
 
 def test_json_equal_is_type_strict() -> None:
     assert not json_equal(True, 1)
-    assert not json_equal(1, 1.0)
+    assert json_equal(1, 1.0) and json_equal({"a": [5]}, {"a": [5.0]})  # JSON has one number
+    assert not json_equal(1, "1") and not json_equal(0, False)
     assert not json_equal({"a": [1, True]}, {"a": [1, 1]})
     assert json_equal({"a": 1, "b": [1, 2]}, {"b": [1, 2], "a": 1})
     assert not json_equal([1, 2], [2, 1])

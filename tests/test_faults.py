@@ -36,7 +36,7 @@ from support import (
     snapshot,
 )
 
-from tasksync import core
+from tasksync import sync
 from tasksync.emulator import Emulator, EmulatorSettings, RequestRecord
 from tasksync.report import Report, report_text
 from tasksync.throttle import RateLimiter, RetryPolicy
@@ -221,11 +221,11 @@ def _quiet(emu: Emulator) -> None:
 
 
 async def _run(
-    emu: Emulator, scenario: Scenario, settings: core.Settings, restart: bool = False
+    emu: Emulator, scenario: Scenario, settings: sync.Settings, restart: bool = False
 ) -> Report:
     """Plan and apply the scenario's file; with ``restart``, the emulator restarts (cutting
     the connections in flight and refusing new ones for 0.1 s) after the eighth write."""
-    plan, _ = await core.plan(scenario.path, settings=settings, environ={})
+    plan = await sync.plan(scenario.path, settings=settings, environ={})
     restarts: list[int] = []
     async with anyio.create_task_group() as tg:
 
@@ -234,7 +234,8 @@ async def _run(
                 restarts.append(total - done)
                 tg.start_soon(emu.restart, 0.1)
 
-        report = await core.apply(plan, settings=settings, create_missing=True, progress=progress)
+        async with sync.Session(settings, progress=progress) as session:
+            report = await session.apply(plan, create_missing=True, force=True)
     assert not restart or restarts[:1] > [0], "the emulator did not restart in the middle of a run"
     return report
 
@@ -272,7 +273,7 @@ async def test_apply_loses_nothing_under_faults(
     # A ceiling (--max-rate): without one, a storm of 429s at the start of a run drives the
     # adaptive limiter down to a few requests per second, and it climbs back by about one per
     # second, so a case would take ten times longer (throttle.RateLimiter.on_throttled).
-    settings = core.Settings(
+    settings = sync.Settings(
         token=emulator.token, api_url=emulator.url, concurrency=8, max_rate=400, retry=retry
     )
 
@@ -304,14 +305,14 @@ async def test_apply_loses_nothing_under_faults(
 
     # (c) a run without faults converges the rest; then there is nothing left to change.
     before, since = snapshot(emulator, scenario), time.time()
-    plan, _ = await core.plan(scenario.path, settings=settings, environ={})
-    again = await core.apply(plan, settings=settings, create_missing=True)
+    plan = await sync.plan(scenario.path, settings=settings, environ={})
+    again = await sync.apply(plan, settings=settings, create_missing=True, force=True)
     check_report(emulator, scenario, again.to_json(), before=before, since=since)
     assert again.ok, report_text(again)
     assert again.totals["updated"] + again.totals["created"] == sum(
         not scenario.holds(k, v) for k, v in before.items()
     )
-    final, _ = await core.plan(scenario.path, settings=settings, environ={})
+    final = await sync.plan(scenario.path, settings=settings, environ={})
     assert not final.has_changes
     check_writes(emulator, scenario)
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from support import Result, run_cli, seed, threaded_emulator, write_file
 
-from tasksync import core
+from tasksync import sync
 from tasksync.emulator import Emulator, EmulatorSettings
 from tasksync.throttle import RetryPolicy
 
@@ -215,16 +215,16 @@ async def test_plan_is_exact_despite_faults(
 ) -> None:
     dup = seed_scenario(emulator)
     path = write_file(tmp_path, FILE.replace("DUP_ID", dup["id"]))
-    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
+    settings = sync.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
     emulator.faults.schedule(count=6, method="GET", path_prefix="/v2/actor-tasks", **kind)
-    plan, stats = await core.plan(path, settings=settings, environ={"SECRET_KEY": SECRET})
+    plan = await sync.plan(path, settings=settings, environ={"SECRET_KEY": SECRET})
     _check_plan(plan.to_json(include_payloads=False), dup["id"])
     # aiohttp itself resends an idempotent request after a dropped connection, so drops need
     # not reach tasksync's retry loop at all; the plan must be exact either way.
     if "kind" not in kind:
-        assert stats.retried >= 6
+        assert plan.requests.retried >= 6
     if kind.get("status") == 429:
-        assert stats.rate_limited == 6
+        assert plan.requests.rate_limited == 6
 
 
 @pytest.mark.faults
@@ -235,10 +235,10 @@ async def test_stalled_answers_time_out_and_are_retried(emulator: Emulator, tmp_
     )
     emulator.faults.schedule(count=1, kind="stall", method="GET", path_prefix="/v2/actor-tasks")
     policy = RetryPolicy(base_delay=0.01, attempt_timeout=0.3)
-    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=policy)
-    plan, stats = await core.plan(path, settings=settings, environ={})
+    settings = sync.Settings(token=emulator.token, api_url=emulator.url, retry=policy)
+    plan = await sync.plan(path, settings=settings, environ={})
     assert plan.counts["noop"] == 1
-    assert stats.retried == 1
+    assert plan.requests.retried == 1
 
 
 def test_emulator_settings_are_importable() -> None:

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from tasksync.config import Safety
-from tasksync.diff import create_task, diff_task
+from tasksync.diff import create_change, diff_task
 from tasksync.errors import NotFoundError, PlanFileError, UnsafePlanError
-from tasksync.model import Action, RemoteTask, TaskRef, TaskSpec
-from tasksync.planning import Plan, make_plan
+from tasksync.model import Action, RemoteTask, Safety, TaskRef, TaskSpec
+from tasksync.plan import Plan, make_plan
 
 
 def remote(name: str, **fields: object) -> RemoteTask:
@@ -77,7 +76,7 @@ def test_saved_create_keeps_secret_out_too() -> None:
         sensitive=frozenset({"/input/apiKey"}),
         env_refs={"/input/apiKey": "${API_KEY}"},
     )
-    doc = Plan((create_task(s),)).to_json()
+    doc = Plan((create_change(s),)).to_json()
     assert "hunter2" not in json.dumps(doc)
 
 

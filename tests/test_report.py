@@ -5,9 +5,17 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime, timedelta
 
-from tasksync.model import Action, ChangeKind, FieldChange, Status, TaskChange, TaskResult
-from tasksync.planning import Plan
-from tasksync.progress import ProgressPrinter
+from tasksync.console import ProgressPrinter
+from tasksync.model import (
+    Action,
+    ChangeKind,
+    FieldChange,
+    RequestStats,
+    Status,
+    TaskChange,
+    TaskResult,
+)
+from tasksync.plan import Plan
 from tasksync.report import Report, plan_markdown, plan_text, report_markdown, report_text
 
 CHANGES = (
@@ -55,7 +63,7 @@ def test_plan_markdown() -> None:
 def test_report_totals_exit_status_and_renderings() -> None:
     start = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
     results = [
-        TaskResult("janedoe~a", Status.UPDATED, changes=CHANGES, attempts=2),
+        TaskResult("janedoe~a", Status.UPDATED, changes=CHANGES, requests=RequestStats(2, 1)),
         TaskResult("janedoe~b", Status.UNCHANGED),
         TaskResult("janedoe~c", Status.FAILED, error_type="record-not-found", error="gone"),
     ]

@@ -35,7 +35,7 @@ from tasksync.config import interpolate, validation, yamlread
 from tasksync.config.validation import schema
 from tasksync.config.yamlread import Issue, Path
 from tasksync.errors import ConfigError, Problem
-from tasksync.model import JSON, MANAGED_FIELDS, Location, TaskRef, TaskSpec
+from tasksync.model import JSON, MANAGED_FIELDS, Location, Safety, TaskRef, TaskSpec
 from tasksync.text import shorten, visible
 
 __all__ = [
@@ -53,15 +53,6 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 
 _EXPANDED_FIELDS = ("title", "description", "options", "input")
 _INTEGER_OPTIONS = ("timeoutSecs", "memoryMbytes", "maxItems")
-
-
-@dataclass(frozen=True, slots=True)
-class Safety:
-    """apply refuses a plan that changes more than ``max_changed_fraction`` of the tasks, when
-    there are at least ``min_tasks`` of them (``safety`` in the file)."""
-
-    max_changed_fraction: float = 0.3
-    min_tasks: int = 10
 
 
 @dataclass(frozen=True, slots=True)

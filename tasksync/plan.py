@@ -9,9 +9,7 @@ task whose secret no longer matches is marked stale. A checksum guards against e
 
 from __future__ import annotations
 
-import copy
 import hashlib
-import hmac
 import json
 import os
 from collections import Counter
@@ -19,19 +17,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasksync import config
-from tasksync.diff import create_task, diff_task, pointer_tokens, resolve
-from tasksync.errors import (
-    ApiError,
-    ConfigError,
-    NotFoundError,
-    PlanFileError,
-    UnsafePlanError,
+from tasksync.diff import create_change, diff_task
+from tasksync.errors import ApiError, NotFoundError, PlanFileError, UnsafePlanError
+from tasksync.model import (
+    JSON,
+    Action,
+    ChangeKind,
+    FieldChange,
+    RemoteTask,
+    RequestStats,
+    Safety,
+    TaskChange,
+    TaskSpec,
 )
-from tasksync.model import JSON, Action, ChangeKind, FieldChange, RemoteTask, TaskChange, TaskSpec
+from tasksync.secrets import seal, unseal
 
 FORMAT_VERSION = 1
-_HASH_ITERATIONS = 100_000
 
 
 @dataclass(frozen=True)
@@ -40,8 +41,12 @@ class Plan:
 
     changes: tuple[TaskChange, ...]
     source: str | None = None
-    safety: config.Safety = field(default_factory=config.Safety)
+    safety: Safety = field(default_factory=Safety)
     stale: Mapping[str, str] = field(default_factory=dict)
+    saved: bool = False
+    """Loaded from a saved plan: apply checks each task against what the plan saw."""
+    requests: RequestStats = field(default_factory=RequestStats, compare=False)
+    """What reading the live tasks took (not part of the saved form)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -74,6 +79,27 @@ class Plan:
             "with --force or raise the limit in the file."
         )
 
+    def stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:
+        """Tasks of a saved plan that moved since it was made, judged from the task list."""
+        by_id = {str(item.get("id")): item for item in listing}
+        names = {str(item.get("name")) for item in listing}
+        reasons = dict(self.stale)
+        for change in self.to_apply:
+            if change.key in reasons:
+                continue
+            if change.action is Action.UPDATE:
+                item = by_id.get(str(change.task_id))
+                if item is None:
+                    reasons[change.key] = "the task no longer exists"
+                elif item.get("modifiedAt") != change.modified_at:
+                    reasons[change.key] = (
+                        f"the task was modified at {item.get('modifiedAt')}, after the plan was "
+                        f"made (it was {change.modified_at})"
+                    )
+            elif change.action is Action.CREATE and change.payload.get("name") in names:
+                reasons[change.key] = "a task of that name was created since the plan was made"
+        return reasons
+
     # -- saved form -----------------------------------------------------------------------------
 
     def to_json(self, *, include_payloads: bool = True) -> dict[str, Any]:
@@ -87,12 +113,12 @@ class Plan:
                 "action": change.action.value,
                 "taskId": change.task_id,
                 "modifiedAt": change.modified_at,
-                "changes": [change_json(c) for c in change.changes],
+                "changes": [c.to_json() for c in change.changes],
             }
             if change.error is not None:
                 entry["error"] = change.error
             if include_payloads and change.payload:
-                payload, secrets = _seal(change, salt, cache)
+                payload, secrets = seal(change, salt, cache)
                 entry["payload"] = payload
                 if secrets:
                     entry["secrets"] = secrets
@@ -129,7 +155,7 @@ class Plan:
             raise PlanFileError("the plan file was modified after it was saved (checksum mismatch)")
         try:
             salt = bytes.fromhex(doc["salt"])
-            safety = config.Safety(
+            safety = Safety(
                 max_changed_fraction=float(doc["safety"]["maxChangedFraction"]),
                 min_tasks=int(doc["safety"]["minTasks"]),
             )
@@ -145,7 +171,7 @@ class Plan:
             raise PlanFileError(
                 f"the plan file is malformed ({type(exc).__name__}: {exc})"
             ) from exc
-        return cls(tuple(changes), source=doc.get("source"), safety=safety, stale=stale)
+        return cls(tuple(changes), source=doc.get("source"), safety=safety, stale=stale, saved=True)
 
 
 def plan_task(
@@ -153,7 +179,7 @@ def plan_task(
 ) -> TaskChange:
     """One task's change, from what the refresh found for it (a task, or the error it got)."""
     if isinstance(remote, NotFoundError):
-        return create_task(spec)
+        return create_change(spec)
     if isinstance(remote, ApiError):
         return TaskChange(
             key=spec.key, action=Action.ERROR, error=str(remote), error_type=remote.kind
@@ -166,7 +192,7 @@ def make_plan(
     remotes: Sequence[RemoteTask | ApiError],
     *,
     source: str | None = None,
-    safety: config.Safety | None = None,
+    safety: Safety | None = None,
     rotate_secrets: bool = False,
     changes: Sequence[TaskChange] | None = None,
 ) -> Plan:
@@ -190,7 +216,7 @@ def make_plan(
         changes = [
             _duplicate(c, duplicates, keys_by_id) if c.key in duplicates else c for c in changes
         ]
-    return Plan(tuple(changes), source=source, safety=safety or config.Safety())
+    return Plan(tuple(changes), source=source, safety=safety or Safety())
 
 
 def _duplicate(
@@ -207,54 +233,13 @@ def _duplicate(
     )
 
 
-# -- secrets in saved plans ----------------------------------------------------------------------
-
-
-def _hash(value: str, salt: bytes) -> str:
-    digest = hashlib.pbkdf2_hmac("sha256", value.encode(), salt, _HASH_ITERATIONS)
-    return "pbkdf2-sha256:" + digest.hex()
-
-
-def _seal(
-    change: TaskChange, salt: bytes, cache: dict[str, str]
-) -> tuple[dict[str, JSON], list[dict[str, str]]]:
-    payload = copy.deepcopy(dict(change.payload))
-    secrets = []
-    for pointer, template in change.secret_refs.items():
-        tokens = pointer_tokens(pointer)
-        value = resolve(payload, tokens)
-        if not isinstance(value, str):
-            continue
-        if value not in cache:
-            cache[value] = _hash(value, salt)
-        _set(payload, tokens, template)
-        secrets.append({"path": pointer, "template": template, "hash": cache[value]})
-    return payload, secrets
-
-
 def _unseal(
     entry: dict[str, Any],
     salt: bytes,
     environ: Mapping[str, str],
     cache: dict[tuple[str, str], str],
 ) -> tuple[TaskChange, str | None]:
-    payload = copy.deepcopy(entry.get("payload") or {})
-    refs: dict[str, str] = {}
-    reason = None
-    for secret in entry.get("secrets", ()):
-        pointer, template = secret["path"], secret["template"]
-        refs[pointer] = template
-        try:
-            value = config.expand(template, environ)
-        except ConfigError as exc:
-            reason = f"{template} cannot be read from the environment ({exc.problems[0].message})"
-            continue
-        key = (template, value)
-        if key not in cache:
-            cache[key] = _hash(value, salt)
-        if not hmac.compare_digest(cache[key], secret["hash"]):
-            reason = f"the value of {template} changed since the plan was made"
-        _set(payload, pointer_tokens(pointer), value)
+    opened = unseal(entry.get("payload") or {}, entry.get("secrets", []), salt, environ, cache)
     change = TaskChange(
         key=entry["key"],
         action=Action(entry["action"]),
@@ -264,29 +249,11 @@ def _unseal(
             FieldChange(c["path"], ChangeKind(c["kind"]), c.get("old"), c.get("new"))
             for c in entry["changes"]
         ),
-        payload=payload,
+        payload=opened.payload,
         error=entry.get("error"),
-        secret_refs=refs,
+        secret_refs=opened.refs,
     )
-    return change, reason
-
-
-def _set(doc: Any, tokens: list[str], value: JSON) -> None:
-    parent = resolve(doc, tokens[:-1])
-    if isinstance(parent, dict):
-        parent[tokens[-1]] = value
-    elif isinstance(parent, list):
-        parent[int(tokens[-1])] = value
-
-
-def change_json(change: FieldChange) -> dict[str, JSON]:
-    """The JSON form of a field change (``old`` only when it existed, ``new`` only when it will)."""
-    out: dict[str, JSON] = {"path": change.path, "kind": change.kind.value}
-    if change.kind is not ChangeKind.ADD:
-        out["old"] = change.old
-    if change.kind is not ChangeKind.REMOVE:
-        out["new"] = change.new
-    return out
+    return change, opened.stale
 
 
 def _checksum(doc: Mapping[str, Any]) -> str:

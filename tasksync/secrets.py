@@ -1,0 +1,187 @@
+"""Secrets, in one place: what is masked, what is redacted, what a saved plan seals, and the token.
+
+Four kinds of protection, each a function here:
+
+- **Masking** (``mask``): values at ``sensitive`` pointers (and every value that came from the
+  environment) are shown as ``MASK`` in plans and reports. The diff masks as it builds field
+  changes, so no renderer ever sees a secret.
+- **Redaction** (``redact``): an API error message can repeat what was sent (a server naming the
+  value it rejects, a proxy echoing the request). Before a message is kept, every secret value
+  of the payloads is replaced by ``***``, also in the escaped and shortened forms a message uses.
+- **Sealing** (``seal``/``unseal``): a saved plan never holds a secret. A value from the
+  environment is stored as its ``${VAR}`` template plus a salted, slow hash, and re-read from the
+  environment when the plan is loaded; a value that no longer matches makes its task stale.
+- **Scrubbing** (``scrub_token``): the API token is removed from every message the client builds,
+  including a token cut short after ``Bearer``.
+
+Apify stores secret input fields encrypted and answers them as ``ENCRYPTED_VALUE:...`` (strings)
+or ``ENCRYPTED_JSON:...`` (objects and arrays); ``ENCRYPTED_PREFIXES`` names both. (defined in
+``jsonutil``, where equality learns that a secret matches any value of its kind).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import hmac
+import json
+import re
+from collections.abc import Collection, Iterator, Mapping
+from typing import Any
+
+from tasksync.jsonutil import (
+    ENCRYPTED_JSON,
+    ENCRYPTED_VALUE,
+    covered,
+    escape_token,
+    pointer_tokens,
+    resolve,
+    set_at,
+)
+from tasksync.model import JSON, TaskChange
+from tasksync.text import one_line
+
+MASK = "<sensitive>"
+ENCRYPTED_PREFIXES = (ENCRYPTED_VALUE, ENCRYPTED_JSON)
+
+MIN_REDACTED_LENGTH = 4
+"""Shorter secret values are not redacted in messages: they would garble them beyond use."""
+
+_HASH_ITERATIONS = 100_000
+
+
+def is_encrypted(value: JSON) -> bool:
+    return type(value) is str and value.startswith(ENCRYPTED_PREFIXES)
+
+
+# -- masking -------------------------------------------------------------------------------------
+
+
+def mask(value: JSON, path: str, sensitive: frozenset[str]) -> JSON:
+    """``value`` (found at ``path``) with every sensitive part replaced by ``MASK``."""
+    if not sensitive:
+        return value
+    if covered(path, sensitive):
+        return MASK
+    if not any(p.startswith(path + "/") for p in sensitive):
+        return value
+    if type(value) is dict:
+        return {k: mask(v, f"{path}/{escape_token(k)}", sensitive) for k, v in value.items()}
+    if type(value) is list:
+        return [mask(v, f"{path}/{i}", sensitive) for i, v in enumerate(value)]
+    return value
+
+
+# -- redaction -----------------------------------------------------------------------------------
+
+
+def secret_values(changes: Collection[TaskChange]) -> frozenset[str]:
+    """The values from the environment in the payloads of these changes."""
+    found: set[str] = set()
+    for change in changes:
+        for pointer in change.secret_refs:
+            value = resolve(change.payload, pointer_tokens(pointer))
+            if isinstance(value, str) and len(value) >= MIN_REDACTED_LENGTH:
+                found.add(value)
+    return frozenset(found)
+
+
+def redact(text: str, secrets: Collection[str]) -> str:
+    """``text`` with every secret masked as ``***``: as it is, JSON-escaped (a body that repeats
+    the request), on one line (as the client quotes messages), and cut short before ``...``
+    (where the client shortens a long message)."""
+    for secret in sorted(secrets, key=len, reverse=True):
+        for form in _forms(secret):
+            if form in text:
+                text = text.replace(form, "***")
+            if "..." in text:
+                for end in range(len(form) - 1, MIN_REDACTED_LENGTH - 1, -1):
+                    text = text.replace(form[:end] + "...", "***...")
+    return text
+
+
+def _forms(secret: str) -> Iterator[str]:
+    yield secret
+    escaped = json.dumps(secret, ensure_ascii=False)[1:-1]
+    for form in (escaped, json.dumps(secret)[1:-1], one_line(secret)):
+        if form != secret and len(form) >= MIN_REDACTED_LENGTH:
+            yield form
+
+
+# -- the token -----------------------------------------------------------------------------------
+
+_BEARER = re.compile(r"(?i)bearer\s+[^\s\"'<>]+")
+
+
+def scrub_token(text: str, token: str) -> str:
+    """``text`` without the token, nor whatever follows "Bearer" (a token cut short)."""
+    if token and token in text:
+        text = text.replace(token, "***")
+    return _BEARER.sub("Bearer ***", text)
+
+
+# -- sealing for saved plans ---------------------------------------------------------------------
+
+
+def _hash(value: str, salt: bytes) -> str:
+    digest = hashlib.pbkdf2_hmac("sha256", value.encode(), salt, _HASH_ITERATIONS)
+    return "pbkdf2-sha256:" + digest.hex()
+
+
+def seal(
+    change: TaskChange, salt: bytes, cache: dict[str, str]
+) -> tuple[dict[str, JSON], list[dict[str, str]]]:
+    """The change's payload with each value from the environment replaced by its template, and
+    the list of those values' templates and hashes."""
+    payload = copy.deepcopy(dict(change.payload))
+    sealed = []
+    for pointer, template in change.secret_refs.items():
+        tokens = pointer_tokens(pointer)
+        value = resolve(payload, tokens)
+        if not isinstance(value, str):
+            continue
+        if value not in cache:
+            cache[value] = _hash(value, salt)
+        set_at(payload, tokens, template)
+        sealed.append({"path": pointer, "template": template, "hash": cache[value]})
+    return payload, sealed
+
+
+class Unsealed:
+    """A saved payload with its secrets read back from the environment."""
+
+    def __init__(self, payload: dict[str, Any], refs: dict[str, str], stale: str | None) -> None:
+        self.payload = payload
+        self.refs = refs
+        self.stale = stale
+
+
+def unseal(
+    payload: Mapping[str, Any],
+    sealed: list[dict[str, str]],
+    salt: bytes,
+    environ: Mapping[str, str],
+    cache: dict[tuple[str, str], str],
+) -> Unsealed:
+    """``seal`` undone with today's environment; ``stale`` says why it no longer matches."""
+    from tasksync.config.interpolate import expand_string
+
+    result = copy.deepcopy(dict(payload))
+    refs: dict[str, str] = {}
+    stale = None
+    for secret in sealed:
+        pointer, template = secret["path"], secret["template"]
+        refs[pointer] = template
+        expansion = expand_string(template, environ)
+        if expansion.missing or expansion.error:
+            why = expansion.error or f"{', '.join(expansion.missing)} is not set"
+            stale = f"{template} cannot be read from the environment ({why})"
+            continue
+        value = expansion.value
+        key = (template, value)
+        if key not in cache:
+            cache[key] = _hash(value, salt)
+        if not hmac.compare_digest(cache[key], secret["hash"]):
+            stale = f"the value of {template} changed since the plan was made"
+        set_at(result, pointer_tokens(pointer), value)
+    return Unsealed(result, refs, stale)
