@@ -19,8 +19,10 @@ samples). At the end of a round:
   over rounds, not single samples: one lucky fast answer would make every round look congested.
   It is forgotten after a while so that an API that became slower is relearnt;
 - the round is *congested* when its latency exceeds the baseline by more than ``tolerance``
-  (default 30%, above the round-to-round noise of real latencies): requests wait in a queue, on
-  our side or the server's, and more of them in flight would add latency, not throughput.
+  (default 30%) plus three standard errors of the round's latency (noise: with a spread of real
+  latencies, a round's mean wanders, and the baseline, a minimum of such means, reads low):
+  requests wait in a queue, on our side or the server's, and more of them in flight would add
+  latency, not throughput.
 
 Growth. The window starts at ``initial`` (default 8) in slow start: every normal answer that comes
 back while the window is full adds one slot, so the window doubles per round trip (8, 16, 32, ...
@@ -32,19 +34,22 @@ full, ``sqrt(limit)`` slots but at most ``tolerance / 2`` of the window (+2.4 a 
 in a round (too little work left, or the rate limiter pacing the requests) does not grow: nothing
 measured that it should.
 
-Decrease. A congested round sets the window to the number of requests that carry the same
-throughput without a queue, by Little's law: the round's mean in-flight count (at most the window
-the round started with) times baseline / latency. Against a server that serves C in parallel this
-is C whatever the overshoot: the window falls back to the capacity, not below it (as halving
-would), so the API stays busy. Never below ``minimum``. The round after a cut is not judged (and
-answers to requests sent before the cut are not counted): they waited behind the queue the cut is
-draining, and judging them would cut twice for one queue. A third congested round in a row means
-the latency did not come from a queue (cuts would have drained it) but from an API that became
-slower: its latency becomes the baseline instead of the window shrinking to its floor.
+Decrease. Out of slow start, one congested round is a suspicion (the window holds): a pause of the
+event loop or a burst of slow answers is not a queue. A second in a row sets the window to the
+number of requests that carry the same throughput without a queue, by Little's law: the round's mean
+in-flight count (at most the window the round started with) times baseline / latency. Against a
+server that serves C in parallel this is C whatever the overshoot: the window falls back to the
+capacity, not below it (as halving would), so the API stays busy. Never below ``minimum``. The round
+after a cut is not judged (and answers to requests sent before the cut are not counted): they waited
+behind the queue the cut is draining, and judging them would cut twice for one queue. Two more
+congested rounds after a cut mean the latency did not come from a queue (the cut would have drained
+it) but from an API that became slower: that latency becomes the baseline instead of the window
+shrinking to its floor.
 
 In steady state against a fixed capacity the window is a sawtooth from the capacity up to about
-``1 + tolerance`` times it plus one or two growth steps (a round judges the window of the round
-before), 1.0-1.6 x C in the simulation tests, and the API serves at its capacity throughout: the
+``1 + tolerance`` times it plus the noise allowance and a growth step or two (a round judges the
+window of the round before, and a suspicion waits for a second round), 0.9-1.8 x C in the
+simulation tests, and the API serves at its capacity throughout: the
 cost of probing is latency (up to ~1.5 x the baseline at the peaks), not throughput. Below the
 ceiling the window keeps probing like this; at the ceiling it stays there while latency is flat.
 If the API serves fewer than ``initial`` in parallel, the first rounds already queue, the baseline
@@ -194,7 +199,12 @@ class AdaptiveLimit:
         # The mean, with the slowest tenth counted at the 90th percentile (winsorized): a queue
         # moves a mean as soon as it forms, one stray slow answer does not.
         k = n - n // 10
-        latency = (sum(samples[:k]) + (n - k) * samples[k - 1]) / n
+        top = samples[k - 1]
+        latency = (sum(samples[:k]) + (n - k) * top) / n
+        # Its standard error: noise, which the threshold allows for three times over (the
+        # round's own, and the baseline's, a minimum of such noisy means, reads low by ~2).
+        squares = (sum(x * x for x in samples[:k]) + (n - k) * top * top) / n
+        noise = 3.0 * math.sqrt(max(0.0, squares - latency * latency) / n)
         load = min(self._in_flight_sum / n, self._round_limit)
         full = self._full
         self._latencies = []
@@ -211,14 +221,14 @@ class AdaptiveLimit:
 
         if self._draining:
             self._draining = False
-        elif latency > baseline * (1.0 + self.tolerance):
+        elif latency > baseline * (1.0 + self.tolerance) + noise:
             self._congested += 1
-            if self._congested >= 3:
-                # Cuts drain a queue within a round or two: the API itself became slower, and
-                # this latency is its new baseline.
+            if self._congested >= 4:
+                # A cut drains a queue: still congested two rounds after one, the API itself
+                # became slower, and this latency is its new baseline.
                 self._period_min = self._previous_min = baseline = latency
                 self._congested = 0
-            else:
+            elif self.slow_start or self._congested == 2:
                 # Little's law: the in-flight count that carries this throughput without a queue.
                 target = load * baseline / latency
                 self._window = max(float(self.minimum), min(self._window, target))
@@ -226,6 +236,8 @@ class AdaptiveLimit:
                 self._draining = True
                 self._since = now
                 self.cuts += 1
+            # else: one congested round out of slow start is a suspicion, confirmed or not by
+            # the next (a pause of the event loop or a burst of slow answers is not a queue).
         else:
             self._congested = 0
             if full and not self.slow_start:
