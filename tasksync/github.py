@@ -4,7 +4,8 @@
 pre-commit hook call::
 
     action --command {validate,plan,apply} --file FILE [--args "FLAGS"] [--comment MODE]
-           [--out-dir DIR]        run one tasksync command as the action does: write
+           [--reviewed-plan PLAN.json] [--out-dir DIR]
+                                  run one tasksync command as the action does: write
                                   $GITHUB_OUTPUT, append Markdown to $GITHUB_STEP_SUMMARY and keep
                                   one pull-request comment up to date
     validate FILE... [--format text|github]
@@ -35,7 +36,7 @@ import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -149,8 +150,13 @@ def validation_lines(results: Sequence[Validation], *, github: bool) -> list[str
         else:
             out += [f"{p} (note: validate needs no secrets)" for p in r.notes]
             out += [str(p) for p in r.problems]
-        if r.ok:
-            count = r.tasks if r.tasks is not None else 0
+        if r.ok and r.tasks is None:
+            n = len(r.notes)
+            out.append(
+                f"{r.file}: valid, but {n} variable{'s are' if n != 1 else ' is'} unset here"
+            )
+        elif r.ok:
+            count = r.tasks or 0
             out.append(f"{r.file}: valid, {count} task{'s' if count != 1 else ''}")
         else:
             n = len(r.problems)
@@ -162,7 +168,8 @@ def validation_markdown(results: Sequence[Validation]) -> str:
     out = ["### tasksync validate", ""]
     for r in results:
         if r.ok:
-            out.append(f"- :white_check_mark: `{r.file}`: valid, {r.tasks} tasks")
+            count = "" if r.tasks is None else f", {r.tasks} tasks"
+            out.append(f"- :white_check_mark: `{r.file}`: valid{count}")
             continue
         out.append(f"- :x: `{r.file}`: {len(r.problems)} problems")
         out += [f"  - {_md(str(p))}" for p in r.problems]
@@ -440,12 +447,16 @@ def marker_for(command: str, file: str) -> str:
     return f"{MARKER_PREFIX} {name} -->"
 
 
-def comment_body(marker: str, markdown: str, *, footer: str, limit: int = COMMENT_BUDGET) -> str:
+def comment_markdown(markdown: str, limit: int = COMMENT_BUDGET) -> str:
+    """``markdown`` cut to fit a comment or an issue body, with a note where it was cut."""
     note = (
         "> [!NOTE]\n> This was cut here: it is too long for a comment. See the run's job summary."
     )
-    text, _ = fit_markdown(markdown, limit, note=note)
-    body = f"{marker}\n{text.rstrip()}\n\n{footer}\n"
+    return fit_markdown(markdown, limit, note=note)[0]
+
+
+def comment_body(marker: str, markdown: str, *, footer: str) -> str:
+    body = f"{marker}\n{comment_markdown(markdown).rstrip()}\n\n{footer}\n"
     assert len(body) < COMMENT_LIMIT
     return body
 
@@ -620,14 +631,21 @@ def run_action(
     *,
     args: str = "",
     comment: str = "changes-only",
+    reviewed_plan: str | None = None,
     out_dir: str | None = None,
     environ: Mapping[str, str],
     stdout: IO[str],
     stderr: IO[str],
 ) -> Outcome:
-    """Run ``command`` as the action does and publish it: outputs, summary, comment."""
+    """Run ``command`` as the action does and publish it: outputs, summary, comment.
+
+    With ``reviewed_plan`` (plan only), the new plan must make the same changes as that saved
+    plan, else the exit code is 1 and the differing tasks are named.
+    """
     if comment not in COMMENT_MODES:
         raise TasksyncError(f"comment must be one of {', '.join(COMMENT_MODES)}, not {comment!r}")
+    if reviewed_plan and command != "plan":
+        raise TasksyncError("reviewed-plan goes with command: plan (then apply its plan-path)")
     extra = shlex.split(args)
     _check_args(extra)
     if out_dir is None:
@@ -638,20 +656,15 @@ def run_action(
         outcome = action_validate(shlex.split(file), environ, stdout)
     elif command == "plan":
         outcome = action_plan(file, extra, out_dir, environ, stdout, stderr)
+        if reviewed_plan and outcome.plan_path and outcome.exitcode in (0, 2):
+            outcome = _check_reviewed(outcome, reviewed_plan, environ, stdout)
     elif command == "apply":
         outcome = action_apply(file, extra, out_dir, environ, stdout, stderr)
     else:
         raise TasksyncError(f"command must be validate, plan or apply, not {command!r}")
     markdown_path = os.path.join(out_dir, f"{command}.md")
-    Path(markdown_path).write_text(outcome.markdown, encoding="utf-8")
-    outcome = Outcome(
-        outcome.exitcode,
-        outcome.changes,
-        outcome.markdown,
-        outcome.plan_path,
-        outcome.report_path,
-        markdown_path,
-    )
+    Path(markdown_path).write_text(comment_markdown(outcome.markdown), encoding="utf-8")
+    outcome = replace(outcome, markdown_path=markdown_path)
     if environ.get("GITHUB_OUTPUT"):
         write_outputs(environ["GITHUB_OUTPUT"], outcome.outputs())
     if environ.get("GITHUB_STEP_SUMMARY"):
@@ -659,6 +672,18 @@ def run_action(
     if comment != "false":
         _publish_comment(command, file, outcome, comment, environ, stdout)
     return outcome
+
+
+def _check_reviewed(
+    outcome: Outcome, reviewed: str, environ: Mapping[str, str], out: IO[str]
+) -> Outcome:
+    differences = compare_plans(read_plan(reviewed), read_plan(outcome.plan_path))
+    lines, markdown = difference_report(differences, environ)
+    for line in lines:
+        out.write(line + "\n")
+    if not differences:
+        return outcome
+    return replace(outcome, exitcode=1, markdown=markdown + "\n" + outcome.markdown)
 
 
 def _publish_comment(
@@ -701,6 +726,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--args", default="", help="extra flags for the command, as one shell string")
     p.add_argument("--comment", default="changes-only", choices=COMMENT_MODES)
+    p.add_argument(
+        "--reviewed-plan", help="plan only: fail unless the plan makes this saved plan's changes"
+    )
     p.add_argument("--out-dir", help="where plan.json, report.json and the Markdown go")
     p = sub.add_parser("validate", help="check task files offline (as the pre-commit hook does)")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -738,6 +766,7 @@ def main(
             args.file,
             args=args.args,
             comment=args.comment,
+            reviewed_plan=args.reviewed_plan or None,
             out_dir=args.out_dir,
             environ=environ,
             stdout=out,
@@ -749,23 +778,32 @@ def main(
         return 1
 
 
-def _compare_command(reviewed: str, now: str, environ: Mapping[str, str], out: IO[str]) -> int:
-    differences = compare_plans(read_plan(reviewed), read_plan(now))
+def difference_report(
+    differences: Sequence[PlanDifference], environ: Mapping[str, str]
+) -> tuple[list[str], str]:
+    """The log lines (an ``::error`` under GitHub) and the Markdown that name the tasks whose
+    changes differ from the reviewed plan."""
     if not differences:
-        out.write(f"{now} makes the same changes as the reviewed {reviewed}.\n")
-        return 0
+        return ["tasksync: the plan makes the same changes as the reviewed one"], ""
     n = len(differences)
     head = f"the plan differs from the reviewed one in {n} task{'s' if n != 1 else ''}"
-    out.write(f"tasksync: {head}:\n")
-    for d in differences:
-        out.write(f"  {visible(str(d))}\n")
+    lines = [f"tasksync: {head}:"] + [f"  {visible(str(d))}" for d in differences]
     if environ.get("GITHUB_ACTIONS") == "true":
-        names = ", ".join(d.key for d in differences[:20])
-        out.write(workflow_command("error", f"{head}: {names}", title="tasksync") + "\n")
-    if environ.get("GITHUB_STEP_SUMMARY"):
-        lines = [f"### tasksync: {head}", ""] + [f"- {_md(str(d))}" for d in differences]
-        append_summary(environ["GITHUB_STEP_SUMMARY"], "\n".join(lines) + "\n")
-    return 1
+        names = ", ".join(d.key for d in differences[:20]) + (", ..." if n > 20 else "")
+        lines.append(workflow_command("error", f"{head}: {names}", title="tasksync"))
+    markdown = [f"### :x: tasksync: {head}", ""] + [f"- {_md(str(d))}" for d in differences]
+    markdown += ["", "Nothing was applied. Plan the change again in a pull request and review it."]
+    return lines, "\n".join(markdown) + "\n"
+
+
+def _compare_command(reviewed: str, now: str, environ: Mapping[str, str], out: IO[str]) -> int:
+    differences = compare_plans(read_plan(reviewed), read_plan(now))
+    lines, markdown = difference_report(differences, environ)
+    for line in lines:
+        out.write(line + "\n")
+    if markdown and environ.get("GITHUB_STEP_SUMMARY"):
+        append_summary(environ["GITHUB_STEP_SUMMARY"], markdown)
+    return 1 if differences else 0
 
 
 def _md(text: str) -> str:
