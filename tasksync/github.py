@@ -468,12 +468,13 @@ def run_link(environ: Mapping[str, str]) -> str | None:
     return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
 
 
-def _footer(environ: Mapping[str, str]) -> str:
+def _footer(command: str, file: str, environ: Mapping[str, str]) -> str:
+    """``tasksync plan of `tasks.yaml` at 0123abc (run)``: which file, which commit, which run."""
     sha = (environ.get("GITHUB_SHA") or "")[:7]
     link = run_link(environ)
-    parts = ["<sub>tasksync"]
+    parts = [f"<sub>tasksync {command} of <code>{_md(file)}</code>"]
     if sha:
-        parts.append(f"for {sha}")
+        parts.append(f"at {sha}")
     if link:
         parts.append(f"([run]({link}))")
     return " ".join(parts) + "</sub>"
@@ -698,7 +699,7 @@ def _publish_comment(
         return
     github = GitHub(environ.get("GITHUB_API_URL") or "https://api.github.com", repo, token)
     marker = marker_for(command, file)
-    body = comment_body(marker, outcome.markdown, footer=_footer(environ))
+    body = comment_body(marker, outcome.markdown, footer=_footer(command, file, environ))
     # changes-only still edits a comment that exists, so it never shows changes that are gone.
     create = mode == "true" or outcome.changes or outcome.exitcode not in (0, 2)
     try:

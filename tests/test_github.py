@@ -337,7 +337,11 @@ def test_the_action_keeps_one_comment_up_to_date(tmp_path: Path) -> None:
         comment = gh.ours()[0]
         assert comment["body"].startswith(github.marker_for("plan", path) + "\n### tasksync plan")
         assert "1024 -> 2048" in comment["body"]
-        assert "([run](https://github.example/janedoe/tasks/actions/runs/42))" in comment["body"]
+        footer = f"<sub>tasksync plan of <code>{path}</code> at 0123456 ([run]("
+        assert (
+            footer + "https://github.example/janedoe/tasks/actions/runs/42))</sub>"
+            in comment["body"]
+        )
         assert ("POST", f"/repos/{REPO}/issues/{PR}/comments") in gh.log
 
         gh.log.clear()
