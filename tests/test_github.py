@@ -262,7 +262,9 @@ class Run:
     summary: str
 
 
-def run_action(tmp: Path, emu: Emulator, gh: FakeGitHub, *argv: str, name: str = "run") -> Run:
+def run_action(
+    tmp: Path, emu: Emulator, gh: FakeGitHub, *argv: str, name: str = "run", token: str = ""
+) -> Run:
     folder = tmp / name
     folder.mkdir()
     event = folder / "event.json"
@@ -273,7 +275,7 @@ def run_action(tmp: Path, emu: Emulator, gh: FakeGitHub, *argv: str, name: str =
     }
     environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), environ.get("PYTHONPATH", "")])
     environ |= {
-        "APIFY_TOKEN": emu.token,
+        "APIFY_TOKEN": token or emu.token,
         "APIFY_API_BASE_URL": emu.url,
         "GITHUB_ACTIONS": "true",
         "GITHUB_API_URL": gh.url,
@@ -436,6 +438,17 @@ def test_a_comment_that_cannot_be_written_is_a_warning(tmp_path: Path) -> None:
         assert run.code == 0
         assert f"::warning::could not comment on pull request #{PR}" in run.out
         assert "HTTP 401: Bad credentials" in run.out
+
+
+def test_a_failed_plan_is_reported_in_the_comment(tmp_path: Path) -> None:
+    with threaded_emulator() as emu, fake_github() as gh:
+        path = write_file(tmp_path, FILE.replace("MEMORY", "2048"))
+        run = run_action(tmp_path, emu, gh, "--command=plan", f"--file={path}", token="not-it")
+        assert run.code == 1 and run.outputs["exitcode"] == "1"
+        assert run.outputs["plan-path"] == "" and run.outputs["changes"] == "false"
+        (comment,) = gh.ours()  # changes-only: an error is worth a comment
+        assert ":x: failed (exit code 1)" in comment["body"]
+        assert "not-it" not in comment["body"] + run.out + run.err
 
 
 def test_the_action_refuses_flags_it_sets_itself(tmp_path: Path) -> None:
