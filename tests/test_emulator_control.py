@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 
 from tasksync.emulator import ENCRYPTED_PREFIX, Emulator, EmulatorSettings, EmulatorState
-from tasksync.emulator.state import HttpError, iso
+from tasksync.emulator.core import iso
+from tasksync.emulator.errors import ApiError
 
 
 @pytest.fixture
@@ -180,7 +181,7 @@ def test_state_python_api() -> None:
     edited = state.update_task("otheruser~a", {"title": "edited in the Console"})
     assert edited["title"] == "edited in the Console"
     assert edited["modifiedAt"] > other["modifiedAt"]
-    with pytest.raises(HttpError) as clash:
+    with pytest.raises(ApiError) as clash:
         state.add_task(name="a")
     assert clash.value.status == 409
 
