@@ -144,6 +144,21 @@ async def test_settings_and_faults_endpoints(
     assert status == 204 and emulator.faults.scheduled == []
 
 
+async def test_index_lists_every_control_route(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    status, body = await call(session, "GET", "/_emulator/")
+    assert status == 200
+    listed = {(r["method"], r["path"]) for r in body["routes"]}
+    assert all(r["description"] for r in body["routes"])
+    assert ("GET", "/_emulator/") in listed and ("POST", "/_emulator/reset") in listed
+    for method, path in sorted(listed - {("POST", "/_emulator/reset")}):
+        # Every listed route is served: none answers 404 or 405 (reset is tested above).
+        answer, _ = await call(session, method, path, [] if method == "POST" else None)
+        assert answer not in (404, 405), (method, path)
+    assert emulator.requests == []  # the control plane is never logged
+
+
 async def test_request_log_endpoints(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     await call(session, "GET", "/v2/actor-tasks?limit=3", token=emulator.token)
     await call(session, "POST", "/v2/actor-tasks", {"actId": "x"}, token=emulator.token)

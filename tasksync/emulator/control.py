@@ -4,7 +4,7 @@ It lets a test or a benchmark that runs the emulator in another process do what 
 does through ``Emulator``: reset, seed, read and change settings and faults, dump the state, and
 read or clear the request log. It needs no token and is never faulted, limited or logged. Its
 answers are plain JSON (no ``data`` envelope: this is not the Apify API); errors use Apify's error
-envelope.
+envelope. ``GET /_emulator/`` lists its routes, from the table in ``Control.table``.
 """
 
 from __future__ import annotations
@@ -64,6 +64,7 @@ class Control:
     def table(self) -> list[ControlRoute]:
         fault_fields = ", ".join(_FAULT_FIELDS)
         return [
+            ControlRoute("GET", "", self.index, "this list of the control plane's routes"),
             ControlRoute(
                 "POST",
                 "reset",
@@ -95,6 +96,13 @@ class Control:
     def add_routes(self, app: web.Application) -> None:
         for route in self.table():
             app.router.add_route(route.method, CONTROL_PREFIX + route.path, route.handler)
+
+    async def index(self, request: web.Request) -> web.Response:
+        routes = [
+            {"method": r.method, "path": CONTROL_PREFIX + r.path, "description": r.description}
+            for r in self.table()
+        ]
+        return json_response({"routes": routes})
 
     async def reset(self, request: web.Request) -> web.Response:
         self._reset()
