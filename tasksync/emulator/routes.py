@@ -2,7 +2,7 @@
 
 Each resource is one class: its routes (``table``) and its handlers, which read what the
 middleware left on the request (user, body), call one store of the state, and answer with
-``answer``. Everything common to the
+``answer`` (which renders JavaScript numbers when the settings say so). Everything common to the
 API (faults, auth, limits, the log, body reading) is the middleware's job, not theirs.
 A new resource is a new class here (or in its own module), listed in ``API_ROUTES``.
 """
@@ -21,7 +21,7 @@ from tasksync.emulator.errors import (
     TokenNotProvided,
 )
 from tasksync.emulator.middleware import BODY, BODY_ERROR, USER
-from tasksync.emulator.responses import json_response
+from tasksync.emulator.responses import js_numbers, json_response
 from tasksync.emulator.state import EmulatorState
 from tasksync.emulator.users import User
 
@@ -74,7 +74,9 @@ class Resource:
     def answer(
         self, data: JSON, status: int = 200, headers: Mapping[str, str] | None = None
     ) -> web.Response:
-        """A JSON answer."""
+        """A JSON answer, with JavaScript numbers when ``settings.js_numbers`` is on."""
+        if self.state.settings.js_numbers:
+            data = js_numbers(data)
         return json_response(data, status, headers)
 
     @staticmethod
