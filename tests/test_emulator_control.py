@@ -18,7 +18,8 @@ import aiohttp
 import pytest
 
 from tasksync.emulator import ENCRYPTED_PREFIX, Emulator, EmulatorSettings, EmulatorState
-from tasksync.emulator.state import HttpError, iso
+from tasksync.emulator.core import iso
+from tasksync.emulator.errors import ApiError
 
 
 @pytest.fixture
@@ -143,6 +144,21 @@ async def test_settings_and_faults_endpoints(
     assert status == 204 and emulator.faults.scheduled == []
 
 
+async def test_index_lists_every_control_route(
+    emulator: Emulator, session: aiohttp.ClientSession
+) -> None:
+    status, body = await call(session, "GET", "/_emulator/")
+    assert status == 200
+    listed = {(r["method"], r["path"]) for r in body["routes"]}
+    assert all(r["description"] for r in body["routes"])
+    assert ("GET", "/_emulator/") in listed and ("POST", "/_emulator/reset") in listed
+    for method, path in sorted(listed - {("POST", "/_emulator/reset")}):
+        # Every listed route is served: none answers 404 or 405 (reset is tested above).
+        answer, _ = await call(session, method, path, [] if method == "POST" else None)
+        assert answer not in (404, 405), (method, path)
+    assert emulator.requests == []  # the control plane is never logged
+
+
 async def test_request_log_endpoints(emulator: Emulator, session: aiohttp.ClientSession) -> None:
     await call(session, "GET", "/v2/actor-tasks?limit=3", token=emulator.token)
     await call(session, "POST", "/v2/actor-tasks", {"actId": "x"}, token=emulator.token)
@@ -180,7 +196,7 @@ def test_state_python_api() -> None:
     edited = state.update_task("otheruser~a", {"title": "edited in the Console"})
     assert edited["title"] == "edited in the Console"
     assert edited["modifiedAt"] > other["modifiedAt"]
-    with pytest.raises(HttpError) as clash:
+    with pytest.raises(ApiError) as clash:
         state.add_task(name="a")
     assert clash.value.status == 409
 

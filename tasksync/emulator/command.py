@@ -61,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0.0,
         help="share of requests whose connection is dropped (half before, half after the write)",
     )
+    parser.add_argument(
+        "--js-numbers",
+        action="store_true",
+        help="answer as JavaScript does: a float with no fraction (5.0) comes back as 5",
+    )
     parser.add_argument("--no-request-log", action="store_true", help="keep no request log")
 
 
@@ -74,6 +79,7 @@ def settings_from(args: argparse.Namespace) -> EmulatorSettings:
             error_rate=args.error_rate,
             drop_before_rate=args.drop_rate / 2,
             drop_after_rate=args.drop_rate / 2,
+            js_numbers=args.js_numbers,
             log_requests=not args.no_request_log,
         )
     except ValueError as exc:

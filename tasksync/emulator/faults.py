@@ -23,6 +23,7 @@ A fault is one of
   The first three replace the answer (the request is not done); the others do the request (a
   write is applied) and then spoil its answer.
 
+This module decides which fault a request gets (plain Python); ``middleware.py`` carries it out.
 Scheduled faults (``Faults.schedule``) hit the next N requests that match a method and a path
 prefix, which keeps tests deterministic. Random faults follow the rates in ``EmulatorSettings``,
 drawn from an RNG seeded with ``settings.seed``. Scheduled faults win over random ones.
@@ -58,36 +59,6 @@ _VARIANT_STATUS = {"not-json": 200, "html": 502, "json": 200}
 HUGE_BODY_BYTES = 64 * 1024 * 1024
 
 _RANDOM_STATUSES = (500, 502, 503)
-
-_ERROR_TYPES = {
-    400: "invalid-request",
-    401: "user-or-token-not-found",
-    403: "insufficient-permissions",
-    404: "record-not-found",
-    409: "actor-task-name-not-unique",
-    413: "request-too-large",
-    429: "rate-limit-exceeded",
-    503: "query-timeout",
-}
-
-
-_MESSAGES = {
-    401: "User was not found or authentication token is not valid",
-    403: "You do not have permission to perform this action.",
-    404: "Actor task was not found",
-    429: "You have exceeded the rate limit. Please try again later.",
-}
-
-
-def error_message_for(status: int) -> str:
-    """The message of an injected error answer."""
-    return _MESSAGES.get(status, f"Injected fault: HTTP {status}")
-
-
-def error_type_for(status: int) -> str:
-    """The Apify error type a fault with this status carries."""
-    default = "internal-server-error" if status >= 500 else "invalid-request"
-    return _ERROR_TYPES.get(status, default)
 
 
 @dataclass(frozen=True, slots=True)

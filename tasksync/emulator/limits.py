@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from tasksync.emulator.errors import RateLimitExceeded
 from tasksync.emulator.settings import EmulatorSettings
-from tasksync.emulator.state import HttpError
 
 
 class TokenBucket:
@@ -60,7 +60,7 @@ class RateLimits:
         return format_rate(rate) if rate else None
 
     def check(self, who: str, resource: Callable[[], str]) -> None:
-        """Count one request of ``who`` on ``resource()``; raise a 429 ``HttpError`` if over.
+        """Count one request of ``who`` on ``resource()``; raise ``RateLimitExceeded`` if over.
 
         ``resource`` is called only when the per-resource limit is on: naming the resource can
         take a lookup (a task addressed by name is counted by its ID)."""
@@ -83,14 +83,9 @@ class RateLimits:
             if not bucket.take(now):
                 raise self._exceeded(resource_rate)
 
-    def _exceeded(self, rate: float) -> HttpError:
+    def _exceeded(self, rate: float) -> RateLimitExceeded:
         headers = {"X-RateLimit-Limit": format_rate(rate)}
         retry_after = self.settings.retry_after_seconds
         if retry_after is not None:
             headers["Retry-After"] = format_rate(retry_after)
-        return HttpError(
-            429,
-            "rate-limit-exceeded",
-            f"You have exceeded the rate limit of {format_rate(rate)} requests per second",
-            headers,
-        )
+        return RateLimitExceeded(format_rate(rate), headers)

@@ -19,12 +19,16 @@ from types import TracebackType
 
 from aiohttp import web
 
+from tasksync.emulator.bodies import MAX_PAYLOAD_BYTES
 from tasksync.emulator.control import Control
 from tasksync.emulator.faults import Faults
 from tasksync.emulator.limits import RateLimits
-from tasksync.emulator.routes import MAX_PAYLOAD_BYTES, Api, RequestRecord
+from tasksync.emulator.log import RequestRecord
+from tasksync.emulator.middleware import ApiMiddleware
+from tasksync.emulator.routes import add_api_routes
 from tasksync.emulator.settings import EmulatorSettings
-from tasksync.emulator.state import DEFAULT_USERNAME, EmulatorState
+from tasksync.emulator.state import EmulatorState
+from tasksync.emulator.users import DEFAULT_USERNAME
 
 
 class Emulator:
@@ -47,7 +51,8 @@ class Emulator:
         self.state = EmulatorState(self._settings, token=token)
         self.faults = Faults(self._settings)
         self.limits = RateLimits(self._settings)
-        self.api = Api(self.state, self._settings, self.faults, self.limits)
+        self.log: list[RequestRecord] = []
+        self.middleware = ApiMiddleware(self.state, self.faults, self.limits, self.log)
         self._runner: web.AppRunner | None = None
 
     # -- what tests use ----------------------------------------------------------------------------
@@ -60,7 +65,6 @@ class Emulator:
     def settings(self, value: EmulatorSettings) -> None:
         self._settings = value
         self.state.settings = self.faults.settings = self.limits.settings = value
-        self.api.settings = value
 
     @property
     def url(self) -> str:
@@ -80,25 +84,32 @@ class Emulator:
     @property
     def requests(self) -> list[RequestRecord]:
         """A copy of the request log, oldest first."""
-        return list(self.api.log)
+        return list(self.log)
 
     def clear_requests(self) -> None:
-        self.api.log.clear()
+        self.log.clear()
 
     def reset(self) -> None:
-        """Back to the default users and Actors; no faults scheduled; an empty log."""
-        self.api.reset()
+        """Back to the default users and Actors; no faults scheduled; an empty log; fresh rate
+        limits."""
+        self.state.reset()
+        self.faults.clear()
+        self.faults.reseed()
+        self.limits.reset()
+        self.log.clear()
 
     # -- running -----------------------------------------------------------------------------------
 
     async def start(self) -> None:
         if self._runner is not None:
             raise RuntimeError("the emulator is already running")
-        self.api.closing = asyncio.Event()
-        app = web.Application(middlewares=[self.api.middleware], client_max_size=MAX_PAYLOAD_BYTES)
-        self.api.add_routes(app)
-        Control(self.api).add_routes(app)
-        # Bodies are decompressed by routes.read_json_body, which enforces the size limit.
+        self.middleware.closing = asyncio.Event()
+        app = web.Application(
+            middlewares=[self.middleware.handle], client_max_size=MAX_PAYLOAD_BYTES
+        )
+        add_api_routes(app, self.state)
+        Control(self.state, self.faults, self.log, self.reset).add_routes(app)
+        # Bodies are decompressed by bodies.read_json_body, which enforces the size limit.
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=2.0, auto_decompress=False)
         sock = _listen(self.host, self.port)
         try:
@@ -117,7 +128,7 @@ class Emulator:
         but no answer reaches the client)."""
         runner, self._runner = self._runner, None
         if runner is not None:
-            self.api.closing.set()  # stalled requests give up at once
+            self.middleware.closing.set()  # stalled requests give up at once
             if abort and runner.server is not None:
                 for site in runner.sites:  # first refuse new connections, then cut the open ones
                     await site.stop()

@@ -1,4 +1,4 @@
-"""How the emulator behaves: latency, faults, rate limits, PUT semantics, the request log.
+"""How the emulator behaves: latency, faults, rate limits, PUT semantics, numbers, the request log.
 
 One mutable ``EmulatorSettings`` object is shared by every part of a running emulator, so a test
 can change a field between two steps (``emu.settings.error_rate = 0.1``) and the next request sees
@@ -35,6 +35,8 @@ class EmulatorSettings:
     """When set, 429 answers from the rate limiter carry ``Retry-After`` (Apify sends none)."""
     max_tasks_per_user: int | None = None
     """Apify's limit is 5000 (403 ``too-many-actor-tasks``); off by default for benchmarks."""
+    js_numbers: bool = False
+    """Answer as a JavaScript server does: an integral float (``5.0``) is rendered ``5``."""
     log_requests: bool = True
     seed: int = 0
     """Seeds the fault RNG and the ID generator, so a run can be repeated."""
@@ -68,8 +70,9 @@ class EmulatorSettings:
             raise ValueError("max_tasks_per_user must be an integer or null")
         if sum(getattr(self, name) for name in _RATES) > 1:
             raise ValueError("the fault rates add up to more than 1")
-        if not isinstance(self.log_requests, bool):
-            raise ValueError("log_requests must be a boolean")
+        for name in ("js_numbers", "log_requests"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be a boolean")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool):
             raise ValueError("seed must be an integer")
 
