@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from tasksync import config
 from tasksync.errors import ConfigError, Problem, TasksyncError
-from tasksync.github.annotations import is_unset_variable, problem_annotations
+from tasksync.github.annotations import is_unset_variable, problem_annotation
 from tasksync.github.markdown import md_text
 
 
@@ -23,10 +23,16 @@ class Validation:
     tasks: int | None
     problems: tuple[Problem, ...]
     notes: tuple[Problem, ...] = ()
+    error: str | None = None
+    """The error as the loader worded it, when the file could not be read at all."""
 
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def message(self) -> str:
+        """The problems in one paragraph, as ``plan`` would report them."""
+        return self.error or str(ConfigError(list(self.problems)))
 
 
 def validate_file(path: str, environ: Mapping[str, str]) -> Validation:
@@ -38,7 +44,7 @@ def validate_file(path: str, environ: Mapping[str, str]) -> Validation:
         errors = tuple(p for p in exc.problems if not is_unset_variable(p))
         return Validation(path, None, errors, notes)
     except TasksyncError as exc:  # unreadable, too large, not a file
-        return Validation(path, None, (Problem(path, None, None, "", str(exc)),))
+        return Validation(path, None, (Problem(path, None, None, "", str(exc)),), error=str(exc))
     return Validation(path, len(cfg.tasks), ())
 
 
@@ -51,7 +57,8 @@ def validation_lines(results: Sequence[Validation], *, github: bool) -> list[str
     out: list[str] = []
     for r in results:
         if github:
-            out += problem_annotations(r.problems + r.notes)
+            out += [problem_annotation(p) for p in r.problems]
+            out += [problem_annotation(p, level="notice") for p in r.notes]
         else:
             out += [f"{p} (note: validate needs no secrets)" for p in r.notes]
             out += [str(p) for p in r.problems]
