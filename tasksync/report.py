@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tasksync.model import JSON, Action, ChangeKind, FieldChange, Status, TaskResult
-from tasksync.text import shorten, visible
+from tasksync.text import plural, shorten, visible
 
 if TYPE_CHECKING:  # renderers only read a Plan; the report does not depend on planning
     from tasksync.plan import Plan
@@ -63,6 +63,14 @@ class Report:
                 r.status in (Status.UNCHANGED, Status.UPDATED, Status.CREATED) for r in self.results
             )
         )
+
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit code for this run: 0 when every task converged, 130 when it
+        was interrupted, else 1 (an error, or a task failed, stale or skipped)."""
+        if self.interrupted:
+            return 130
+        return 0 if self.ok else 1
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -177,7 +185,7 @@ def plan_markdown(plan: Plan) -> str:
 
 
 def _details(summary: str, changes: tuple[FieldChange, ...]) -> list[str]:
-    body = ["<details><summary>" + summary + f" ({len(changes)} changes)</summary>", ""]
+    body = ["<details><summary>" + summary + f" ({plural(len(changes), 'change')})</summary>", ""]
     body.append("```diff")
     for change in changes:
         sign, text = change_line(change)
@@ -208,7 +216,7 @@ def report_text(report: Report) -> str:
     req = report.requests
     head = (
         f"{report.command.capitalize()}: {', '.join(parts) or 'no tasks'} in {duration:.1f}s "
-        f"({req.get('total', 0)} requests, {req.get('retried', 0)} retried, "
+        f"({plural(req.get('total', 0), 'request')}, {req.get('retried', 0)} retried, "
         f"{req.get('rateLimited', 0)} rate-limited)."
     )
     if report.interrupted:
