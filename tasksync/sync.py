@@ -31,6 +31,7 @@ from tasksync.model import RemoteTask, RequestStats, Status, TaskChange, TaskRes
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
+from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import redact, secret_values
 from tasksync.throttle import RateLimiter, RetryPolicy
 
@@ -173,6 +174,16 @@ class Session:
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
         )
+        if cfg.schedules:  # after the tasks: actions may name tasks this plan creates
+            schedules, spent = await plan_schedules(
+                self.client,
+                cfg.schedules,
+                list(zip(specs, plan.changes, strict=True)),
+                concurrency=self.settings.concurrency,
+                interrupt=self.interrupt,
+            )
+            plan = dataclasses.replace(plan, schedules=schedules)
+            requests += spent
         return dataclasses.replace(plan, requests=requests)
 
     async def apply(
