@@ -244,7 +244,7 @@ def report_text(report: Report) -> str:
     parts = [f"{n} {status}" for status, n in t.items() if n]
     duration = (report.ended_at - report.started_at).total_seconds()
     lines = []
-    for r in report.results:
+    for r in (*report.results, *report.schedules):
         if r.status in (Status.FAILED, Status.STALE) or (
             r.status is Status.SKIPPED and not report.interrupted
         ):
@@ -257,6 +257,9 @@ def report_text(report: Report) -> str:
         f"({req.get('total', 0)} requests, {req.get('retried', 0)} retried, "
         f"{req.get('rateLimited', 0)} rate-limited)."
     )
+    if report.schedules:
+        done = [f"{n} {status}" for status, n in _totals(report.schedules).items() if n]
+        head += f" Schedules: {', '.join(done)}."
     if report.interrupted:
         head += " Interrupted: run again to converge the rest."
     return "\n".join([head, *lines])
@@ -275,8 +278,18 @@ def report_markdown(report: Report) -> str:
     ]
     if report.error:
         out += [f"**Error:** {_md_escape(report.error)}", ""]
+    if report.schedules:
+        s = _totals(report.schedules)
+        out += [
+            "Schedules:",
+            "",
+            "| " + " | ".join(s) + " |",
+            "|" + "---:|" * len(s),
+            "| " + " | ".join(str(n) for n in s.values()) + " |",
+            "",
+        ]
     not_started = 0
-    for r in report.results:
+    for r in (*report.results, *report.schedules):
         if r.status is Status.UNCHANGED:
             continue
         if r.status is Status.SKIPPED and report.interrupted:

@@ -27,10 +27,11 @@ from tasksync import config, engine
 from tasksync.api import DEFAULT_API_URL, ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import ApiError, TasksyncError
-from tasksync.model import RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
+from tasksync.schedules.apply import apply_schedules
 from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import redact, secret_values
 from tasksync.throttle import RateLimiter, RetryPolicy
@@ -213,6 +214,28 @@ class Session:
             progress=self.progress,
             interrupt=self.interrupt,
         )
+        schedules = None
+        if plan.schedules and outcome.fatal is None:  # after the tasks: actions may run them
+            schedule_stale = dict(plan.schedule_stale)
+            if plan.saved and any(c.action is not Action.NOOP for c in plan.schedules):
+                listed = await self.client.all_schedules()
+                schedule_stale = plan.schedule_stale_reasons(listed.value)
+                requests += listed.stats
+            schedules = await apply_schedules(
+                self.client,
+                plan.schedules,
+                outcome.results,
+                stale=schedule_stale,
+                create_missing=create_missing,
+                concurrency=self.settings.concurrency,
+                interrupt=self.interrupt,
+            )
+            outcome = dataclasses.replace(
+                outcome,
+                requests=outcome.requests + schedules.requests,
+                interrupted=outcome.interrupted or schedules.interrupted,
+                fatal=schedules.fatal,
+            )
         error = None
         if outcome.fatal is not None:
             error = "the API refused the token mid-run, so the run stopped: " + redact(
@@ -227,6 +250,7 @@ class Session:
             interrupted=outcome.interrupted,
             error=error,
             source=plan.source,
+            schedules=schedules.results if schedules is not None else [],
         )
 
     async def plan_and_apply(

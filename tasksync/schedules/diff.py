@@ -144,7 +144,7 @@ def diff_schedule(spec: ScheduleSpec, remote: RemoteTask, refs: Refs) -> TaskCha
         wanted = payload_actions(spec.actions)
         live_actions = data.get("actions") or []
         same = len(wanted) == len(live_actions) and all(
-            _same(want, have, refs) for want, have in zip(wanted, live_actions, strict=True)
+            same_action(want, have, refs) for want, have in zip(wanted, live_actions, strict=True)
         )
         if not same:
             old = _masked_actions(_shown(live_actions, refs), spec.sensitive)
@@ -164,7 +164,7 @@ def diff_schedule(spec: ScheduleSpec, remote: RemoteTask, refs: Refs) -> TaskCha
     )
 
 
-def _same(want: dict[str, JSON], have: JSON, refs: Refs) -> bool:
+def same_action(want: dict[str, JSON], have: JSON, refs: Refs) -> bool:
     """Whether a live action runs what the file's action says (a reference that does not
     resolve yet differs from anything)."""
     if type(have) is not dict:
