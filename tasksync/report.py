@@ -151,9 +151,9 @@ def _summary_counts(c: dict[str, int]) -> str:
 def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
     """The human diff: one block per changed task, then per changed schedule, then a summary."""
     lines = _plan_lines(plan.changes, plan.stale, color, show_unchanged)
-    if plan.schedules:
-        lines += ["", "Schedules:"] if lines else ["Schedules:"]
-        lines += _plan_lines(plan.schedules, plan.schedule_stale, color, show_unchanged)
+    timed = _plan_lines(plan.schedules, plan.schedule_stale, color, show_unchanged)
+    if timed:
+        lines += ["", "Schedules:", *timed] if lines else ["Schedules:", *timed]
     if lines:
         lines.append("")
     lines.append(plan_summary(plan))
