@@ -214,28 +214,9 @@ class Session:
             progress=self.progress,
             interrupt=self.interrupt,
         )
-        schedules = None
+        schedules: list[TaskResult] = []
         if plan.schedules and outcome.fatal is None:  # after the tasks: actions may run them
-            schedule_stale = dict(plan.schedule_stale)
-            if plan.saved and any(c.action is not Action.NOOP for c in plan.schedules):
-                listed = await self.client.all_schedules()
-                schedule_stale = plan.schedule_stale_reasons(listed.value)
-                requests += listed.stats
-            schedules = await apply_schedules(
-                self.client,
-                plan.schedules,
-                outcome.results,
-                stale=schedule_stale,
-                create_missing=create_missing,
-                concurrency=self.settings.concurrency,
-                interrupt=self.interrupt,
-            )
-            outcome = dataclasses.replace(
-                outcome,
-                requests=outcome.requests + schedules.requests,
-                interrupted=outcome.interrupted or schedules.interrupted,
-                fatal=schedules.fatal,
-            )
+            outcome, schedules = await self._apply_schedules(plan, outcome, create_missing)
         error = None
         if outcome.fatal is not None:
             error = "the API refused the token mid-run, so the run stopped: " + redact(
@@ -250,8 +231,35 @@ class Session:
             interrupted=outcome.interrupted,
             error=error,
             source=plan.source,
-            schedules=schedules.results if schedules is not None else [],
+            schedules=schedules,
         )
+
+    async def _apply_schedules(
+        self, plan: Plan, tasks: engine.ApplyOutcome, create_missing: bool
+    ) -> tuple[engine.ApplyOutcome, list[TaskResult]]:
+        """The schedules' step of ``apply``: the outcome with their requests, and their results."""
+        stale = dict(plan.schedule_stale)
+        spent = RequestStats()
+        if plan.saved and any(c.action is not Action.NOOP for c in plan.schedules):
+            listed = await self.client.all_schedules()
+            stale = plan.schedule_stale_reasons(listed.value)
+            spent = listed.stats
+        done = await apply_schedules(
+            self.client,
+            plan.schedules,
+            tasks.results,
+            stale=stale,
+            create_missing=create_missing,
+            concurrency=self.settings.concurrency,
+            interrupt=self.interrupt,
+        )
+        outcome = dataclasses.replace(
+            tasks,
+            requests=tasks.requests + spent + done.requests,
+            interrupted=tasks.interrupted or done.interrupted,
+            fatal=done.fatal,
+        )
+        return outcome, done.results
 
     async def plan_and_apply(
         self,
