@@ -64,14 +64,18 @@ def _settings(args: argparse.Namespace, env: Env) -> Settings:
         token_file=args.token_file,
         api_url=args.api_url,
         concurrency=args.concurrency,
+        max_concurrency=args.max_concurrency,
         max_rate=args.max_rate,
     )
 
 
 def _session(args: argparse.Namespace, env: Env, interrupt: Interrupt) -> Session:
-    return Session(
-        _settings(args, env), environ=env.environ, progress=env.progress(), interrupt=interrupt
+    progress = env.progress()
+    session = Session(
+        _settings(args, env), environ=env.environ, progress=progress, interrupt=interrupt
     )
+    progress.concurrency = lambda: session.concurrency
+    return session
 
 
 def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
@@ -121,6 +125,8 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     def outputs(result: Report | None) -> None:
         if result is not None:
             _publish(result, args, env)
+            if result.error and not result.interrupted:
+                env.error(result.error)
 
     result = run(work, outputs, stderr=env.stderr)
     if result is None:
@@ -213,7 +219,17 @@ def _cmd_demo(args: argparse.Namespace, env: Env) -> int:
 def _add_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-url", help="API base URL (default: $APIFY_API_BASE_URL or Apify's)")
     p.add_argument("--token-file", help="read the API token from this file (else $APIFY_TOKEN)")
-    p.add_argument("--concurrency", type=int, default=16, help="parallel requests (default 16)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="a fixed number of requests in flight (default: adapts to the API's latency)",
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=256,
+        help="the most requests in flight the adaptive default may reach (default 256)",
+    )
     p.add_argument(
         "--max-rate", type=float, help="at most this many requests per second (default: adaptive)"
     )

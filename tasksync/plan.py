@@ -47,6 +47,10 @@ class Plan:
     """Loaded from a saved plan: apply checks each task against what the plan saw."""
     requests: RequestStats = field(default_factory=RequestStats, compare=False)
     """What reading the live tasks took (not part of the saved form)."""
+    api_url: str | None = None
+    user_id: str | None = None
+    username: str | None = None
+    """Where the plan was made: a saved plan applies only there (``raise_if_elsewhere``)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -77,6 +81,21 @@ class Plan:
             f"safety limit of {limit:.0%} (safety.maxChangedFraction, checked from "
             f"{self.safety.min_tasks} tasks on). Review the plan; if it is intended, run again "
             "with --force or raise the limit in the file."
+        )
+
+    def raise_if_elsewhere(self, api_url: str, user_id: str, username: str) -> None:
+        """Refuse to apply a saved plan against another API or account than it was made for."""
+        if self.api_url == api_url and self.user_id == user_id:
+            return
+        made = (
+            f"{self.api_url} as {_who(self.username, self.user_id)}"
+            if self.api_url and self.user_id
+            else "an unknown API and account (the plan does not say)"
+        )
+        raise PlanFileError(
+            f"this plan was made against {made}, but this run is against {api_url} as "
+            f"{_who(username, user_id)}. A saved plan applies only where it was made: plan "
+            "again against this API and account."
         )
 
     def stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:
@@ -135,6 +154,8 @@ class Plan:
             "tasks": tasks,
         }
         if include_payloads:
+            doc["apiUrl"] = self.api_url
+            doc["account"] = {"userId": self.user_id, "username": self.username}
             doc["salt"] = salt.hex()
             doc["checksum"] = _checksum(doc)
         return doc
@@ -171,7 +192,18 @@ class Plan:
             raise PlanFileError(
                 f"the plan file is malformed ({type(exc).__name__}: {exc})"
             ) from exc
-        return cls(tuple(changes), source=doc.get("source"), safety=safety, stale=stale, saved=True)
+        found = doc.get("account")
+        account: dict[str, Any] = found if isinstance(found, dict) else {}
+        return cls(
+            tuple(changes),
+            source=doc.get("source"),
+            safety=safety,
+            stale=stale,
+            saved=True,
+            api_url=_text(doc.get("apiUrl")),
+            user_id=_text(account.get("userId")),
+            username=_text(account.get("username")),
+        )
 
 
 def plan_task(
@@ -254,6 +286,14 @@ def _unseal(
         secret_refs=opened.refs,
     )
     return change, opened.stale
+
+
+def _who(username: str | None, user_id: str | None) -> str:
+    return f"{username or '(no username)'} (user ID {user_id})"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _checksum(doc: Mapping[str, Any]) -> str:

@@ -6,6 +6,8 @@ after failed attempt n, wait uniformly in [d, 2d) with d = 0.5 s * 2^(n-1), at l
 ``Retry-After``.
 ``RateLimiter`` is a token bucket with AIMD: it halves its rate on a 429 and grows back on
 successes, so a run settles near the fastest rate the API allows without configuration.
+``CircuitBreaker`` stops a run whose API is not there at all: a short run of attempts in a row,
+across all workers, that could not even connect.
 """
 
 from __future__ import annotations
@@ -145,6 +147,40 @@ class RateLimiter:
             probe = min(1.0, probe * 4.0 ** (now - self._above_since))
         gain = max(1.0, 0.5 * max(0.0, self.ceiling - self.rate) + probe * self.rate)
         self.rate = min(self.max_rate, self.rate + gain / max(self.rate, 1.0))
+
+
+class CircuitBreaker:
+    """Trips after ``threshold`` attempts in a row, counted across every worker, could not
+    connect at all (refused, DNS, TLS); any answer from the server, even an error, resets the
+    count. Once tripped it stays tripped: the client then fails every request at once.
+
+    A short run is enough: a healthy API refuses no connections, and with thousands of tasks
+    each retried five times with backoff, an unreachable API would otherwise cost minutes of
+    futile attempts. A momentary blip that refuses fewer than ``threshold`` in a row is retried
+    as usual.
+    """
+
+    __slots__ = ("failures", "threshold", "tripped")
+
+    def __init__(self, threshold: int = 8) -> None:
+        if threshold < 1:
+            raise ValueError("threshold must be at least 1")
+        self.threshold = threshold
+        self.failures = 0
+        self.tripped: str | None = None
+        """Why it tripped (the last failure), or None while closed."""
+
+    def on_answer(self) -> None:
+        if self.tripped is None:
+            self.failures = 0
+
+    def on_connect_failure(self, why: str) -> bool:
+        """Count one failed connection; whether the breaker is (now) tripped."""
+        if self.tripped is None:
+            self.failures += 1
+            if self.failures >= self.threshold:
+                self.tripped = why
+        return self.tripped is not None
 
 
 class _Window:
