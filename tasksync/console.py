@@ -116,7 +116,7 @@ class ProgressPrinter:
             line += f", {rate:.0f}/s"
         line += f", {errors} errors"
         if self.concurrency is not None and not finished:
-            line += f", {self.concurrency()} in flight max"
+            line += f", concurrency {self.concurrency()}"
         if not finished and rate > 0:
             line += f", ETA {(total - done) / rate:.0f}s"
         if self._tty:

@@ -320,3 +320,46 @@ def test_refused_token_writes_the_report(tmp_path: Path) -> None:
     report = json.loads(report_path.read_text())
     assert "HTTP 401" in report["error"] and report["totals"]["skipped"] == 3
     assert "tok-not-known-here" not in report_path.read_text() + result.output
+
+
+# -- request counts are what the server received -------------------------------------------------
+
+
+async def test_a_dropped_keep_alive_connection_is_retried_through_our_loop(tmp_path: Path) -> None:
+    """aiohttp would resend the request by itself, unpaced and uncounted; ours counts it."""
+    path = many_file(tmp_path, 5)
+    async with Emulator(EmulatorSettings()) as emu:
+        seed_many(emu, 5)
+        emu.faults.schedule(
+            kind="drop_before", method="GET", path_prefix="/v2/actor-tasks/janedoe~t0002"
+        )
+        settings = sync.Settings(token=emu.token, api_url=emu.url, retry=FAST, concurrency=1)
+        async with sync.Session(settings, environ={}) as session:
+            plan = await session.plan(path)
+        received = len(emu.requests)
+    assert received == 1 + 5 + 1  # the check, five tasks, and the dropped one again
+    assert plan.requests.total == received and plan.requests.retried == 1
+
+
+# -- how many requests are in flight -------------------------------------------------------------
+
+
+def test_settings_choose_a_fixed_or_an_adaptive_window() -> None:
+    fixed = sync.Settings(token="t", concurrency=3).gate().limit
+    assert (fixed.limit, fixed.maximum) == (3, 3)
+    adaptive = sync.Settings(token="t", max_concurrency=64).gate().limit
+    assert adaptive.maximum == 64 and adaptive.limit == 8  # starts small, grows
+    small = sync.Settings(token="t", max_concurrency=1).gate().limit
+    assert (small.limit, small.maximum) == (1, 1)
+
+
+async def test_fixed_concurrency_is_never_exceeded_on_the_wire(tmp_path: Path) -> None:
+    path = many_file(tmp_path, 60)
+    async with Emulator(EmulatorSettings(latency_ms=20)) as emu:
+        seed_many(emu, 60)
+        settings = Counted(token=emu.token, api_url=emu.url, retry=FAST, concurrency=3)
+        async with sync.Session(settings, environ={}) as session:
+            plan = await session.plan(path)
+            assert session.concurrency == 3
+    assert plan.counts["update"] == 60
+    assert len(settings.connects) <= 3  # one connection per slot, reused
