@@ -13,12 +13,32 @@ tasks are created only when asked)::
         report = await session.apply(plan)
 """
 
-from tasksync import report
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from tasksync._version import __version__
-from tasksync.config import Config, load
-from tasksync.plan import Plan
-from tasksync.report import Report
-from tasksync.sync import Session, Settings, apply, plan
+
+if TYPE_CHECKING:
+    from tasksync import report
+    from tasksync.config import Config, load
+    from tasksync.plan import Plan
+    from tasksync.report import Report
+    from tasksync.sync import Session, Settings, apply, plan
+
+# Imported on first use (PEP 562): every command imports this package, and only `plan`, `apply`
+# and `export` need the network stack (aiohttp, anyio) that the library API pulls in.
+_WHERE = {
+    "Config": "tasksync.config",
+    "load": "tasksync.config",
+    "Plan": "tasksync.plan",
+    "Report": "tasksync.report",
+    "Session": "tasksync.sync",
+    "Settings": "tasksync.sync",
+    "apply": "tasksync.sync",
+    "plan": "tasksync.sync",
+}
 
 __all__ = [
     "Config",
@@ -32,3 +52,12 @@ __all__ = [
     "plan",
     "report",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "report":
+        return importlib.import_module("tasksync.report")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

@@ -13,14 +13,16 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from tasksync import config, report
 from tasksync.console import Env, write_atomic
 from tasksync.errors import PlanFileError, TasksyncError
-from tasksync.plan import Plan
-from tasksync.report import Report
-from tasksync.run import Interrupt, Interrupted, run
-from tasksync.sync import Session, Settings
+
+if TYPE_CHECKING:  # imported where a command needs them: `validate` needs no network stack
+    from tasksync.plan import Plan
+    from tasksync.report import Report
+    from tasksync.run import Interrupt
+    from tasksync.sync import Session, Settings
 
 __all__ = ["Env", "ExitStatus", "build_parser", "main", "run_console"]
 
@@ -59,6 +61,8 @@ def _cmd_emulator(args: argparse.Namespace, env: Env) -> int:
 
 
 def _settings(args: argparse.Namespace, env: Env) -> Settings:
+    from tasksync.sync import Settings
+
     return Settings.from_environ(
         env.environ,
         token_file=args.token_file,
@@ -70,6 +74,8 @@ def _settings(args: argparse.Namespace, env: Env) -> Settings:
 
 
 def _session(args: argparse.Namespace, env: Env, interrupt: Interrupt) -> Session:
+    from tasksync.sync import Session
+
     progress = env.progress()
     session = Session(
         _settings(args, env), environ=env.environ, progress=progress, interrupt=interrupt
@@ -79,6 +85,9 @@ def _session(args: argparse.Namespace, env: Env, interrupt: Interrupt) -> Sessio
 
 
 def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import report
+    from tasksync.run import run
+
     _settings(args, env)  # a missing token is an error before the file is read
 
     async def work(interrupt: Interrupt) -> Plan:
@@ -107,6 +116,9 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 
 
 def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import config, report
+    from tasksync.run import run
+
     _settings(args, env)
     saved = _read_saved_plan(args.file, env)
     source = saved if saved is not None else config.load(args.file, environ=env.environ)
@@ -148,6 +160,8 @@ def _read_saved_plan(path: str, env: Env) -> Plan | None:
         raise TasksyncError(f"cannot read the plan file {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise PlanFileError(f"{path} is not valid JSON: {exc}") from None
+    from tasksync.plan import Plan
+
     return Plan.from_json(doc, environ=env.environ)
 
 
@@ -165,6 +179,8 @@ async def _confirm(args: argparse.Namespace, env: Env) -> bool:
 
 
 def _publish(result: Report, args: argparse.Namespace, env: Env) -> None:
+    from tasksync import report
+
     env.print(report.report_text(result))
     if args.report:
         write_atomic(args.report, json.dumps(result.to_json(), indent=2) + "\n")
@@ -180,6 +196,7 @@ def _publish(result: Report, args: argparse.Namespace, env: Env) -> None:
 
 def _cmd_export(args: argparse.Namespace, env: Env) -> int:
     from tasksync import export
+    from tasksync.run import run
 
     settings = _settings(args, env)
 
@@ -313,7 +330,13 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     except TasksyncError as exc:
         env.error(str(exc))
         return ExitStatus.ERROR
-    except (KeyboardInterrupt, Interrupted):
+    except KeyboardInterrupt:
+        env.error("interrupted; nothing more was done")
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:
+        run_module = sys.modules.get("tasksync.run")  # not imported: nothing could interrupt
+        if run_module is None or not isinstance(exc, run_module.Interrupted):
+            raise
         env.error("interrupted; nothing more was done")
         return ExitStatus.INTERRUPTED
 
