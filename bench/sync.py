@@ -251,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.command}: {args.tasks} tasks, {args.changed:.0%} changed, "
         f"latency {args.latency_ms:g} ms, "
-        f"concurrency {'adaptive (tasksync), ' if args.adaptive else ''}{args.concurrency}, options {args.options_semantics}, "
+        f"concurrency {'adaptive (tasksync), ' if args.adaptive else ''}{args.concurrency}, "
+        f"options {args.options_semantics}, "
         f"rate limit {args.rate_limit or 'off'}/task, {args.global_rate_limit or 'off'} global; "
         f"median of {args.runs}"
     )

@@ -119,6 +119,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     from tasksync import config, report
     from tasksync.run import run
 
+    began = report.now()  # the report's duration covers the whole run, reading the file too
     _settings(args, env)
     saved = _read_saved_plan(args.file, env)
     source = saved if saved is not None else config.load(args.file, environ=env.environ)
@@ -132,6 +133,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 create_missing=args.create_missing,
                 force=args.force,
                 rotate_secrets=args.rotate_secrets,
+                started_at=began,
             )
 
     def outputs(result: Report | None) -> None:

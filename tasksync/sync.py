@@ -225,14 +225,16 @@ class Session:
         create_missing: bool = False,
         force: bool = False,
         rotate_secrets: bool = False,
+        started_at: datetime | None = None,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
         it changes anything, and apply it. None when the confirmation was refused.
 
         Once the file is read, every way the run can end gives a report that says why: a
         refusal (safety, a plan made elsewhere), a refused token, an API that cannot be
-        reached, an interrupt. Only an invalid file raises (nothing was read, nothing sent)."""
-        began = now()
+        reached, an interrupt. Only an invalid file raises (nothing was read, nothing sent).
+        ``started_at``: when the run began, if before this call (the file read by the caller)."""
+        began = started_at or now()
         cfg = None
         if not isinstance(source, Plan) and not isinstance(source, config.Config):
             cfg = config.load(source, environ=self.environ)
