@@ -12,8 +12,9 @@ aiohttp's own silent resend of an idempotent request after a dropped keep-alive 
 turned off: that attempt goes through our loop instead, so that every request the server
 receives is paced, counted in the ``RequestStats`` and gated.
 
-A circuit breaker (``throttle.CircuitBreaker``) is shared by every worker: after a short run of
-attempts in a row that could not connect at all (refused, DNS, TLS), the API is not there, and
+A circuit breaker (``throttle.CircuitBreaker``) is shared by every worker: after a run of attempts
+in a row that could not connect at all (refused, DNS, TLS) over two seconds, the API is not there,
+and
 every request from then on fails at once with an ``UnreachableError`` that stops the run, rather
 than each of thousands of tasks retrying five times.
 
@@ -199,7 +200,8 @@ class ApifyClient:
             if outcome.unreachable and self.breaker.on_connect_failure(error.message):
                 raise self._unreachable(attempt, throttled)
             retryable = error.status == 429 or (idempotent and outcome.retryable)
-            if not retryable or attempt >= limit:
+            # ``max_attempts`` bounds the failures of a check; a 429 shows the API is there.
+            if not retryable or attempt >= (policy.max_attempts if error.status == 429 else limit):
                 raise self._final(error)
             wait = policy.delay(attempt, outcome.retry_after)
             if time.monotonic() + wait > give_up_at:
@@ -277,9 +279,9 @@ class ApifyClient:
         error = UnreachableError(
             self._redact(
                 f"the API at {self.base_url} cannot be reached: "
-                f"{self.breaker.failures} attempts in a row could not connect "
-                f"(the last: {self.breaker.tripped}); check --api-url or APIFY_API_BASE_URL "
-                "and the network"
+                f"{self.breaker.failures} attempts in a row over {self.breaker.span:g}s could not "
+                f"connect (the last: {self.breaker.tripped}); check --api-url or "
+                "APIFY_API_BASE_URL and the network"
             ),
             attempts=max(attempt, 1),
         )
