@@ -2,6 +2,10 @@
 
     python -m bench.sync --tasks 5000 --changed 0.1 --latency-ms 20 --concurrency 32
     python -m bench.sync --command plan --tasks 10000 --concurrency 64
+    python -m bench.sync --command plan --tasks 10000 --latency-ms 100 --adaptive
+
+``--adaptive`` runs tasksync with its default, adaptive concurrency (no ``--concurrency``); the
+baseline and the floor keep the fixed ``--concurrency``.
 
 For each run it starts a fresh emulator in a separate process (seeded with drifted tasks), then runs
 as child processes, alternating: (a) ``tasksync apply`` (or ``plan``), (b) ``bench/baseline.py``,
@@ -185,6 +189,8 @@ def client_command(tool: str, args: argparse.Namespace, desired: Path) -> list[s
     concurrency = ["--concurrency", str(args.concurrency)]
     plan = args.command == "plan"
     if tool == "tasksync":
+        if args.adaptive:
+            concurrency = []
         verb = ["plan"] if plan else ["apply", "--yes", "--force"]
         return [sys.executable, "-m", "tasksync", verb[0], str(desired), *verb[1:], *concurrency]
     if tool == "baseline":
@@ -214,6 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--changed", type=float, default=0.1)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--adaptive", action="store_true", help="tasksync with its default adaptive concurrency"
+    )
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--rate-limit", type=float, default=0, help="emulator per-task limit")
     parser.add_argument("--global-rate-limit", type=float, default=0)
@@ -242,7 +251,8 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{args.command}: {args.tasks} tasks, {args.changed:.0%} changed, "
         f"latency {args.latency_ms:g} ms, "
-        f"concurrency {args.concurrency}, options {args.options_semantics}, "
+        f"concurrency {'adaptive (tasksync), ' if args.adaptive else ''}{args.concurrency}, "
+        f"options {args.options_semantics}, "
         f"rate limit {args.rate_limit or 'off'}/task, {args.global_rate_limit or 'off'} global; "
         f"median of {args.runs}"
     )

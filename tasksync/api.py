@@ -1,15 +1,22 @@
 """The Apify API client: one aiohttp session, one request function, errors mapped to exceptions.
 
-Every call goes through ``ApifyClient.request``, which owns the rate limiter, the per-attempt
-timeout, retries with Apify's backoff (429, 5xx, connection errors, timeouts, unreadable bodies)
-and the translation of error answers into the tree in ``tasksync.errors``. The token travels only
+Every call goes through ``ApifyClient.request``, a retry loop around one attempt
+(``_attempt``). Each attempt waits for the rate limiter (``throttle.RateLimiter``), then for a
+slot of the concurrency gate (``concurrency.ConcurrencyGate``), so that neither the pacing nor a
+backoff counts as latency or holds a slot; the slot is released whatever happens. Retries follow
+Apify's backoff (429, 5xx, connection errors, timeouts, unreadable bodies); answers are read and
+mapped to the error tree of ``tasksync.errors`` by ``tasksync.answers``. The token travels only
 in the ``Authorization`` header; it is never put in a URL and is scrubbed from every message.
 
-Answers are untrusted too: a proxy may send an HTML page, a body may break off, a server may send
-the wrong shape or far too much. Bodies are read up to ``MAX_RESPONSE_BYTES``; an answer that
-cannot be read (not JSON, cut short) is retried like a 5xx, because a second try often gets a good
-one; an answer that is readable but of the wrong shape is not, because it would be the same again.
-Every such answer ends as a ``TransportError`` that says what came instead of the expected JSON.
+aiohttp's own silent resend of an idempotent request after a dropped keep-alive connection is
+turned off: that attempt goes through our loop instead, so that every request the server
+receives is paced, counted in the ``RequestStats`` and gated.
+
+A circuit breaker (``throttle.CircuitBreaker``) is shared by every worker: after a run of attempts
+in a row that could not connect at all (refused, DNS, TLS) over two seconds, the API is not there,
+and
+every request from then on fails at once with an ``UnreachableError`` that stops the run, rather
+than each of thousands of tasks retrying five times.
 
 Creating a task (POST) is not idempotent, so it is never retried blindly: after an ambiguous
 failure the client looks the task up by name, and retries only when it is not there.
@@ -18,44 +25,46 @@ failure the client looks the task up by name, and retries only when it is not th
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import aiohttp
 import anyio
 
 from tasksync._version import __version__
+from tasksync.answers import (
+    TooLarge,
+    connect_failed,
+    data_of,
+    describe,
+    error_answer,
+    read_capped,
+    resource_of,
+    retry_after,
+    schedule_of,
+    task_of,
+    too_large,
+    unreadable,
+)
+from tasksync.concurrency import ConcurrencyGate
 from tasksync.errors import (
     ApiError,
     AuthError,
     ConflictError,
-    InvalidRequestError,
     NotFoundError,
-    RateLimitedError,
     ServerError,
     TransportError,
+    UnreachableError,
 )
 from tasksync.model import JSON, RequestStats
 from tasksync.secrets import scrub_token
-from tasksync.text import one_line, shorten
-from tasksync.throttle import RateLimiter, RetryPolicy
+from tasksync.throttle import CircuitBreaker, RateLimiter, RetryPolicy
 
 DEFAULT_API_URL = "https://api.apify.com"
 LIST_PAGE_LIMIT = 1000
-
-MAX_RESPONSE_BYTES = 16 * 1024 * 1024
-"""The largest answer tasksync reads (after decompression); a bigger one is refused unread.
-
-The largest legitimate answer is one task with the largest input Apify accepts (a request body is
-limited to 9 MiB) plus a few hundred bytes of metadata; a page of 1,000 list items is far smaller.
-16 MiB leaves room for that with margin, while a broken proxy or a hostile server cannot make
-tasksync buffer an unbounded body: with 16 workers, answers hold at most 256 MiB. Refusing is
-final (not retried): a server that sends tens of megabytes for one task will do it again.
-"""
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -72,12 +81,28 @@ class Reply(Generic[T]):
 
 @dataclass(frozen=True, slots=True)
 class _Failure:
-    """One attempt that failed: the error, whether another attempt may help, and how long the
-    server asked us to wait."""
+    """One attempt that failed: the error, whether another attempt may help, how long the
+    server asked us to wait, and whether no connection could be made at all."""
 
     error: ApiError
     retryable: bool
     retry_after: float | None = None
+    unreachable: bool = False
+
+    @property
+    def normal(self) -> bool:
+        """An answer the API did the work of giving (a 404, a 400): a latency sample."""
+        status = self.error.status
+        return status is not None and status < 500 and status != 429
+
+
+Check = Callable[[JSON, str], dict[str, JSON]]
+"""Checks an answer's shape and returns its object; the string says where it came from."""
+
+
+def schedule_path(ref: str) -> str:
+    """``/v2/schedules/{ref}`` for an ID, ``username~name`` or ``~name``."""
+    return "/v2/schedules/" + quote(ref, safe="~")
 
 
 def task_path(ref: str) -> str:
@@ -86,7 +111,11 @@ def task_path(ref: str) -> str:
 
 
 class ApifyClient:
-    """An async Apify API client for the endpoints tasksync uses. Use as ``async with``."""
+    """An async Apify API client for the endpoints tasksync uses. Use as ``async with``.
+
+    ``gate`` bounds the requests in flight (default: a fixed 16); the connection pool is sized
+    for its ceiling. ``trace_configs`` are aiohttp's, for whoever wants to watch the wire.
+    """
 
     def __init__(
         self,
@@ -95,7 +124,9 @@ class ApifyClient:
         base_url: str = DEFAULT_API_URL,
         retry: RetryPolicy | None = None,
         limiter: RateLimiter | None = None,
-        concurrency: int = 16,
+        gate: ConcurrencyGate | None = None,
+        breaker: CircuitBreaker | None = None,
+        trace_configs: list[aiohttp.TraceConfig] | None = None,
     ) -> None:
         if not token or any(c in token for c in "\r\n "):
             raise AuthError("the API token is empty or malformed")
@@ -103,7 +134,9 @@ class ApifyClient:
         self.base_url = base_url.rstrip("/")
         self.retry = retry or RetryPolicy()
         self.limiter = limiter or RateLimiter()
-        self._concurrency = concurrency
+        self.gate = gate or ConcurrencyGate(16)
+        self.breaker = breaker or CircuitBreaker()
+        self._trace_configs = trace_configs
         self._headers = {
             "Authorization": f"Bearer {token}",
             "Accept": "application/json",
@@ -117,8 +150,16 @@ class ApifyClient:
         self._session: aiohttp.ClientSession | None = None
 
     async def __aenter__(self) -> ApifyClient:
-        connector = aiohttp.TCPConnector(limit=max(self._concurrency, 1) + 4, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector)
+        # One connection per slot of the window at its ceiling (the gate opens slots gradually,
+        # so connections are made as the window grows, not all at once), plus a few spare.
+        connector = aiohttp.TCPConnector(
+            limit=self.gate.limit.maximum + 4, ttl_dns_cache=300, keepalive_timeout=30
+        )
+        session = aiohttp.ClientSession(connector=connector, trace_configs=self._trace_configs)
+        # aiohttp resends an idempotent request by itself after a dropped keep-alive connection:
+        # unpaced, uncounted and ungated. Our loop retries it instead (aiohttp >= 3.10).
+        session._retry_connection = False
+        self._session = session
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -126,6 +167,11 @@ class ApifyClient:
             with anyio.CancelScope(shield=True):
                 await self._session.close()
             self._session = None
+
+    def where(self, method: str, path: str, params: Mapping[str, str] | None = None) -> str:
+        """``METHOD URL`` as really requested, for messages (the token is never in a URL)."""
+        query = "?" + urlencode(params) if params else ""
+        return f"{method} {self.base_url}{path}{query}"
 
     # -- the one request function ---------------------------------------------------------------
 
@@ -137,22 +183,23 @@ class ApifyClient:
         body: Any = None,
         params: Mapping[str, str] | None = None,
         idempotent: bool = True,
+        max_attempts: int | None = None,
     ) -> Reply[JSON]:
         """Send one API request with retries; the parsed JSON body (``None`` if empty) and what
-        it took. Every attempt waits for the rate limiter.
-
-        Non-idempotent requests are retried only on 429 (the API refused them before acting).
-        An ``ApiError`` raised here carries the same counts.
+        it took. Non-idempotent requests are retried only on 429 (the API refused them before
+        acting). An ``ApiError`` raised here carries the same counts.
         """
         data = _dumps(body).encode() if body is not None else None
         policy = self.retry
+        limit = min(max_attempts or policy.max_attempts, policy.max_attempts)
         give_up_at = time.monotonic() + policy.deadline
         throttled = 0
         attempt = 0
         while True:
+            if self.breaker.tripped is not None:
+                raise self._unreachable(attempt, throttled)
             attempt += 1
-            await self.limiter.acquire()
-            outcome = await self._attempt(method, path, data, params, attempt)
+            outcome = await self._gated(method, path, data, params, attempt)
             if isinstance(outcome, Reply):
                 self.limiter.on_success()
                 return Reply(outcome.value, RequestStats(attempt, attempt - 1, throttled))
@@ -161,13 +208,36 @@ class ApifyClient:
                 throttled += 1
                 self.limiter.on_throttled()
             error.stats = RequestStats(attempt, attempt - 1, throttled)
+            if outcome.unreachable and self.breaker.on_connect_failure(error.message):
+                raise self._unreachable(attempt, throttled)
             retryable = error.status == 429 or (idempotent and outcome.retryable)
-            if not retryable or attempt >= policy.max_attempts:
+            # ``max_attempts`` bounds the failures of a check; a 429 shows the API is there.
+            if not retryable or attempt >= (policy.max_attempts if error.status == 429 else limit):
                 raise self._final(error)
             wait = policy.delay(attempt, outcome.retry_after)
             if time.monotonic() + wait > give_up_at:
                 raise self._final(error)
             await anyio.sleep(wait)
+
+    async def _gated(
+        self,
+        method: str,
+        path: str,
+        data: bytes | None,
+        params: Mapping[str, str] | None,
+        attempt: int,
+    ) -> Reply[JSON] | _Failure:
+        """One attempt, paced by the rate limiter and holding a slot of the gate while it runs."""
+        await self.limiter.acquire()
+        gate = self.gate
+        started = await gate.acquire()
+        ok = False
+        try:
+            outcome = await self._attempt(method, path, data, params, attempt)
+            ok = isinstance(outcome, Reply) or outcome.normal
+            return outcome
+        finally:
+            gate.release(started, ok)
 
     async def _attempt(
         self,
@@ -192,71 +262,42 @@ class ApifyClient:
             ) as response:
                 status = response.status
                 content_type = response.headers.get("Content-Type", "")
-                raw = await _read_capped(response)
-                retry_after = _retry_after(response.headers.get("Retry-After"))
-        except _TooLarge as exc:  # final: a server that sends that much will do it again
-            return _Failure(_too_large(method, path, exc.size, attempt), retryable=False)
+                raw = await read_capped(response)
+                wait = retry_after(response.headers.get("Retry-After"))
+        except TooLarge as exc:  # final: a server that sends that much will do it again
+            error = too_large(self.where(method, path, params), exc.size, attempt)
+            return _Failure(error, retryable=False)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            lost = TransportError(f"{method} {path}: {_describe(exc)}", attempts=attempt)
-            return _Failure(lost, retryable=True)
+            lost = TransportError(
+                f"{self.where(method, path, params)}: {describe(exc)}", attempts=attempt
+            )
+            return _Failure(lost, retryable=True, unreachable=connect_failed(exc))
+        self.breaker.on_answer()
+        what = self.where(method, path, params)
         if status >= 300:
-            refused = self._error(method, path, status, raw, content_type, attempt)
-            return _Failure(refused, retryable=status >= 500, retry_after=retry_after)
+            refused = error_answer(what, status, raw, content_type, attempt, self._redact)
+            return _Failure(refused, retryable=status >= 500, retry_after=wait)
         if not raw:
             return Reply(None)
         try:
             return Reply(json.loads(raw))
         except (ValueError, RecursionError) as exc:
-            what = self._describe_body(raw, content_type, exc)
-            error = TransportError(
-                f"{method} {path}: the API answered {status} with {what}",
-                status=status,
-                attempts=attempt,
-            )
+            error = unreadable(what, status, raw, content_type, exc, attempt, self._redact)
             return _Failure(error, retryable=True)  # a second try often reads a good answer
 
-    def _error(
-        self, method: str, path: str, status: int, raw: bytes, content_type: str, attempt: int
-    ) -> ApiError:
-        type_: str | None = None
-        message: str | None = None
-        try:
-            payload = json.loads(raw)
-            detail = payload.get("error") if isinstance(payload, dict) else None
-            if isinstance(detail, dict):
-                type_ = detail.get("type") if isinstance(detail.get("type"), str) else None
-                message = detail.get("message") if isinstance(detail.get("message"), str) else None
-        except (ValueError, RecursionError):
-            pass
-        text = f"{method} {path}: HTTP {status}"
-        if type_:
-            text += f" {shorten(one_line(self._redact(type_)), 60)}"
-        if message:
-            # Scrubbed before it is cut: a token cut short would no longer be recognised.
-            text += f": {shorten(one_line(self._redact(message)), 300)}"
-        elif raw:
-            text += f" with {self._describe_body(raw, content_type)}"
-        cls = _ERRORS_BY_STATUS.get(status) or (
-            ServerError if status >= 500 else InvalidRequestError
+    def _unreachable(self, attempt: int, throttled: int) -> UnreachableError:
+        """The error of a request stopped by the breaker (``attempt`` attempts made)."""
+        error = UnreachableError(
+            self._redact(
+                f"the API at {self.base_url} cannot be reached: "
+                f"{self.breaker.failures} attempts in a row over {self.breaker.span:g}s could not "
+                f"connect (the last: {self.breaker.tripped}); check --api-url or "
+                "APIFY_API_BASE_URL and the network"
+            ),
+            attempts=max(attempt, 1),
         )
-        return cls(text, status=status, type=type_, attempts=attempt)
-
-    def _describe_body(self, raw: bytes, content_type: str, exc: Exception | None = None) -> str:
-        """What an answer holds instead of JSON, in a few words, with a short sample of it."""
-        # A body can repeat the header (a debugging proxy does), perhaps cut before the token ends.
-        text = self._redact(raw[:4096].decode("utf-8", "replace"))
-        if "html" in content_type.lower() or text.lstrip()[:1] == "<":
-            title = _HTML_TITLE.search(text)
-            if title and one_line(title.group(1)):
-                return f"an HTML page titled {_quoted(one_line(title.group(1)), 80)}, not JSON"
-            return "an HTML page, not JSON"
-        if isinstance(exc, json.JSONDecodeError) and (
-            exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string")
-        ):
-            return f"JSON that breaks off after {len(raw)} bytes"
-        if isinstance(exc, RecursionError):
-            return "JSON nested too deeply to read"
-        return f"a body that is not JSON ({_quoted(one_line(text), 120)})"
+        error.stats = RequestStats(attempt, max(attempt - 1, 0), throttled)
+        return error
 
     def _final(self, error: ApiError) -> ApiError:
         """The error to raise: the token scrubbed out, and the attempts said when retried."""
@@ -275,24 +316,15 @@ class ApifyClient:
 
     # -- endpoints ------------------------------------------------------------------------------
 
-    async def get_task(self, ref: str) -> Reply[dict[str, JSON]]:
-        path = task_path(ref)
+    async def _get(self, path: str, check: Check) -> Reply[dict[str, JSON]]:
         reply = await self.request("GET", path)
-        return Reply(_task(reply.value, "GET " + path), reply.stats)
+        return Reply(check(reply.value, self.where("GET", path)), reply.stats)
 
-    async def update_task(
-        self, task_id: str, payload: Mapping[str, JSON]
+    async def _put(
+        self, path: str, payload: Mapping[str, JSON], check: Check
     ) -> Reply[dict[str, JSON]]:
-        path = task_path(task_id)
         reply = await self.request("PUT", path, body=payload)
-        return Reply(_task(reply.value, "PUT " + path), reply.stats)
-
-    async def create_task(
-        self, payload: Mapping[str, JSON], lookup_ref: str
-    ) -> Reply[dict[str, JSON]]:
-        """Create a task; after an ambiguous failure, find it by ``lookup_ref`` before retrying,
-        so that no duplicate is ever created."""
-        return await self._create("/v2/actor-tasks", payload, self.get_task, lookup_ref, _task)
+        return Reply(check(reply.value, self.where("PUT", path)), reply.stats)
 
     async def _create(
         self,
@@ -300,19 +332,22 @@ class ApifyClient:
         payload: Mapping[str, JSON],
         lookup: Callable[[str], Awaitable[Reply[dict[str, JSON]]]],
         lookup_ref: str,
-        check: Callable[[JSON, str], dict[str, JSON]],
+        check: Check,
     ) -> Reply[dict[str, JSON]]:
-        """POST a resource that is looked up with ``lookup(lookup_ref)`` after an ambiguous
-        failure, and created again only when it is not there."""
+        """POST a resource; after an ambiguous failure, find it with ``lookup(lookup_ref)``
+        before trying again, so that it is never created twice."""
         spent = RequestStats()
         tries = 0
         while True:
             tries += 1
             try:
                 reply = await self.request("POST", path, body=payload, idempotent=False)
-                return Reply(check(reply.value, "POST " + path), spent + reply.stats)
+                return Reply(check(reply.value, self.where("POST", path)), spent + reply.stats)
             except (TransportError, ServerError, ConflictError) as exc:
                 spent += exc.stats
+                if exc.stops_run:
+                    exc.stats = spent
+                    raise
                 try:
                     found = await lookup(lookup_ref)
                     return Reply(found.value, spent + found.stats)
@@ -323,210 +358,68 @@ class ApifyClient:
                         raise exc from None
                 await anyio.sleep(self.retry.delay(tries))
 
-    async def list_tasks(
-        self, offset: int = 0, limit: int = LIST_PAGE_LIMIT
-    ) -> Reply[dict[str, JSON]]:
-        params = {"offset": str(offset), "limit": str(limit)}
-        reply = await self.request("GET", "/v2/actor-tasks", params=params)
-        return Reply(_data(reply.value, "list tasks"), reply.stats)
-
-    async def all_tasks(self) -> Reply[list[dict[str, JSON]]]:
-        """Every task of the account (``TaskShort`` items), one request per 1,000."""
-        items: list[dict[str, JSON]] = []
-        spent = RequestStats()
-        while True:
-            page = await self.list_tasks(offset=len(items))
-            spent += page.stats
-            batch = page.value.get("items")
-            if not isinstance(batch, list) or not all(isinstance(i, dict) for i in batch):
-                raise TransportError("list tasks: the answer has no `items` list of tasks")
-            items.extend(batch)
-            total = page.value.get("total")
-            if not batch or (isinstance(total, int) and len(items) >= total):
-                return Reply(items, spent)
-
-    # -- schedules and Actors (what schedules need) --------------------------------------------
-
-    async def get_schedule(self, ref: str) -> Reply[dict[str, JSON]]:
-        path = "/v2/schedules/" + quote(ref, safe="~")
-        reply = await self.request("GET", path)
-        return Reply(_schedule(reply.value, "GET " + path), reply.stats)
-
-    async def update_schedule(
-        self, schedule_id: str, payload: Mapping[str, JSON]
-    ) -> Reply[dict[str, JSON]]:
-        path = "/v2/schedules/" + quote(schedule_id, safe="~")
-        reply = await self.request("PUT", path, body=payload)
-        return Reply(_schedule(reply.value, "PUT " + path), reply.stats)
-
-    async def create_schedule(
-        self, payload: Mapping[str, JSON], lookup_ref: str
-    ) -> Reply[dict[str, JSON]]:
-        """Create a schedule, never twice (as ``create_task``)."""
-        return await self._create(
-            "/v2/schedules", payload, self.get_schedule, lookup_ref, _schedule
-        )
-
-    async def all_schedules(self) -> Reply[list[dict[str, JSON]]]:
-        """Every schedule of the account (list items), one request per 1,000."""
+    async def _all(self, path: str) -> Reply[list[dict[str, JSON]]]:
+        """Every item of a list endpoint, one request per 1,000."""
         items: list[dict[str, JSON]] = []
         spent = RequestStats()
         while True:
             params = {"offset": str(len(items)), "limit": str(LIST_PAGE_LIMIT)}
-            reply = await self.request("GET", "/v2/schedules", params=params)
+            reply = await self.request("GET", path, params=params)
             spent += reply.stats
-            page = _data(reply.value, "list schedules")
+            page = data_of(reply.value, self.where("GET", path, params))
             batch = page.get("items")
             if not isinstance(batch, list) or not all(isinstance(i, dict) for i in batch):
-                raise TransportError("list schedules: the answer has no `items` list")
+                raise TransportError(f"{self.where('GET', path)}: the answer has no `items` list")
             items.extend(batch)
             total = page.get("total")
             if not batch or (isinstance(total, int) and len(items) >= total):
                 return Reply(items, spent)
 
+    async def get_task(self, ref: str) -> Reply[dict[str, JSON]]:
+        return await self._get(task_path(ref), task_of)
+
+    async def update_task(
+        self, task_id: str, payload: Mapping[str, JSON]
+    ) -> Reply[dict[str, JSON]]:
+        return await self._put(task_path(task_id), payload, task_of)
+
+    async def create_task(
+        self, payload: Mapping[str, JSON], lookup_ref: str
+    ) -> Reply[dict[str, JSON]]:
+        """Create a task, never twice (see ``_create``)."""
+        return await self._create("/v2/actor-tasks", payload, self.get_task, lookup_ref, task_of)
+
+    async def all_tasks(self) -> Reply[list[dict[str, JSON]]]:
+        """Every task of the account (``TaskShort`` items)."""
+        return await self._all("/v2/actor-tasks")
+
+    async def get_schedule(self, ref: str) -> Reply[dict[str, JSON]]:
+        return await self._get(schedule_path(ref), schedule_of)
+
+    async def update_schedule(
+        self, schedule_id: str, payload: Mapping[str, JSON]
+    ) -> Reply[dict[str, JSON]]:
+        return await self._put(schedule_path(schedule_id), payload, schedule_of)
+
+    async def create_schedule(
+        self, payload: Mapping[str, JSON], lookup_ref: str
+    ) -> Reply[dict[str, JSON]]:
+        """Create a schedule, never twice (see ``_create``)."""
+        return await self._create(
+            "/v2/schedules", payload, self.get_schedule, lookup_ref, schedule_of
+        )
+
+    async def all_schedules(self) -> Reply[list[dict[str, JSON]]]:
+        """Every schedule of the account (list items)."""
+        return await self._all("/v2/schedules")
+
     async def get_actor(self, ref: str) -> Reply[dict[str, JSON]]:
-        path = "/v2/actors/" + quote(ref.replace("/", "~", 1), safe="~")
-        reply = await self.request("GET", path)
-        return Reply(_resource(reply.value, "GET " + path), reply.stats)
-
-    async def me(self) -> Reply[dict[str, JSON]]:
-        reply = await self.request("GET", "/v2/users/me")
-        return Reply(_data(reply.value, "GET /v2/users/me"), reply.stats)
-
-
-def _too_large(method: str, path: str, size: int | None, attempt: int) -> TransportError:
-    cap = MAX_RESPONSE_BYTES // (1024 * 1024)
-    if size is not None:
-        text = (
-            f"{method} {path}: the answer is {size / (1024 * 1024):.1f} MiB, more than the "
-            f"{cap} MiB tasksync reads; refused unread"
+        return await self._get(
+            "/v2/actors/" + quote(ref.replace("/", "~", 1), safe="~"), resource_of
         )
-    else:
-        text = (
-            f"{method} {path}: the answer grew past {cap} MiB, the most tasksync reads; refused, "
-            "the rest unread"
-        )
-    return TransportError(text, attempts=attempt)
 
-
-_ERRORS_BY_STATUS: dict[int, type[ApiError]] = {
-    401: AuthError,
-    403: AuthError,
-    404: NotFoundError,
-    409: ConflictError,
-    429: RateLimitedError,
-}
-
-
-def _data(body: JSON, what: str) -> dict[str, JSON]:
-    if isinstance(body, dict):
-        data = body.get("data")
-        if isinstance(data, dict):
-            return data
-        found = f"`data` is {_kind(data)}" if "data" in body else "there is no `data`"
-    else:
-        found = f"it is {_kind(body)}"
-    raise TransportError(
-        f'{what}: the answer is not of the expected shape {{"data": {{...}}}}: {found}'
-    )
-
-
-def _task(body: JSON, what: str) -> dict[str, JSON]:
-    """The task object of an answer, checked enough that planning and verifying can rely on it."""
-    task = _data(body, what)
-    wrong = []
-    for name in ("id", "modifiedAt"):
-        value = task.get(name)
-        if not isinstance(value, str) or not value:
-            wrong.append(f"`{name}` is {_kind(value)}" if name in task else f"no `{name}`")
-    options = task.get("options")
-    if options is not None and not isinstance(options, dict):
-        wrong.append(f"`options` is {_kind(options)}, not a mapping")
-    task_input = task.get("input")
-    if task_input is not None and not isinstance(task_input, dict | list):
-        wrong.append(f"`input` is {_kind(task_input)}, not a mapping")
-    if wrong:
-        raise TransportError(f"{what}: the task in the answer is malformed: {', '.join(wrong)}")
-    return task
-
-
-def _resource(body: JSON, what: str) -> dict[str, JSON]:
-    """An answer's object, which must at least have an ``id``."""
-    data = _data(body, what)
-    if not isinstance(data.get("id"), str) or not data["id"]:
-        raise TransportError(f"{what}: the object in the answer has no `id`")
-    return data
-
-
-def _schedule(body: JSON, what: str) -> dict[str, JSON]:
-    """The schedule of an answer, checked enough that planning and verifying can rely on it."""
-    data = _resource(body, what)
-    if not isinstance(data.get("modifiedAt"), str):
-        raise TransportError(f"{what}: the schedule in the answer has no `modifiedAt`")
-    if not isinstance(data.get("actions", []), list):
-        raise TransportError(f"{what}: the schedule's `actions` is not a list")
-    return data
-
-
-def _kind(value: JSON) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "an empty string" if not value else "a string"
-    return "a list" if isinstance(value, list) else "a mapping"
-
-
-class _TooLarge(Exception):
-    def __init__(self, size: int | None) -> None:
-        self.size = size  # as announced by Content-Length; None when the body just kept coming
-
-
-async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
-    """The body, or ``_TooLarge`` as soon as it is known to exceed ``MAX_RESPONSE_BYTES``."""
-    length = response.content_length
-    if length is not None and length > MAX_RESPONSE_BYTES:
-        response.close()  # the connection cannot be reused with the body unread
-        raise _TooLarge(length)
-    if length is not None:  # the usual case: the size is announced and within the cap
-        return await response.read()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in response.content.iter_any():
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
-            response.close()
-            raise _TooLarge(None)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _retry_after(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP date: rare enough to fall back to our own backoff
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ClientPayloadError) and "not completed" in str(exc):
-        received = _RECEIVED.search(str(exc))
-        detail = f" ({received.group(0)})" if received else ""
-        return f"the connection closed before the whole answer arrived{detail}"
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if type(exc).__name__ not in text else text
-
-
-_HTML_TITLE = re.compile(r"(?is)<title[^>]*>(.*?)</title")
-_RECEIVED = re.compile(r"received \d+ of \d+ bytes")
-
-
-def _quoted(text: str, limit: int) -> str:
-    return '"' + shorten(text, limit) + '"'
+    async def me(self, *, max_attempts: int | None = None) -> Reply[dict[str, JSON]]:
+        """The token's account (``UserPrivateInfo``). With ``max_attempts=2`` it is the check
+        before a run: it proves the URL and the token at the cost of at most two requests."""
+        reply = await self.request("GET", "/v2/users/me", max_attempts=max_attempts)
+        return Reply(data_of(reply.value, self.where("GET", "/v2/users/me")), reply.stats)

@@ -96,7 +96,17 @@ def _add_api_arguments(p: argparse.ArgumentParser) -> None:
         "--api-url", help="API base URL (default: $APIFY_API_BASE_URL or https://api.apify.com)"
     )
     p.add_argument("--token-file", help="read the API token from this file (else $APIFY_TOKEN)")
-    p.add_argument("--concurrency", type=int, default=16, help="parallel requests (default 16)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        help="a fixed number of requests in flight (default: adapts to the API's latency)",
+    )
+    p.add_argument(
+        "--max-concurrency",
+        type=int,
+        default=256,
+        help="the most requests in flight the adaptive default may reach (default 256)",
+    )
     p.add_argument(
         "--max-rate", type=float, help="at most this many requests per second (default: adaptive)"
     )

@@ -17,17 +17,18 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from tasksync import config, report
 from tasksync.arguments import build_parser, unknown_arguments_message
 from tasksync.console import STDOUT, Env, check_output_path, write_output
 from tasksync.errors import ConfigError, PlanFileError, TasksyncError
-from tasksync.model import Action
-from tasksync.plan import Plan
-from tasksync.report import Report
-from tasksync.run import Interrupt, Interrupted, run
-from tasksync.sync import Session, Settings
 from tasksync.text import plural
+
+if TYPE_CHECKING:  # imported where a command needs them: `validate` needs no network stack
+    from tasksync.plan import Plan
+    from tasksync.report import Report
+    from tasksync.run import Interrupt
+    from tasksync.sync import Session, Settings
 
 __all__ = ["Env", "ExitStatus", "build_parser", "main", "run_console"]
 
@@ -77,6 +78,8 @@ def _cmd_validate(args: argparse.Namespace, env: Env) -> int:
 
 
 def _cmd_schema(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import config
+
     env.print(json.dumps(config.schema(), indent=2))
     return ExitStatus.OK
 
@@ -104,22 +107,33 @@ def _cmd_emulator(args: argparse.Namespace, env: Env) -> int:
 
 
 def _settings(args: argparse.Namespace, env: Env) -> Settings:
+    from tasksync.sync import Settings
+
     return Settings.from_environ(
         env.environ,
         token_file=args.token_file,
         api_url=args.api_url,
         concurrency=args.concurrency,
+        max_concurrency=args.max_concurrency,
         max_rate=args.max_rate,
     )
 
 
 def _session(args: argparse.Namespace, env: Env, interrupt: Interrupt) -> Session:
-    return Session(
-        _settings(args, env), environ=env.environ, progress=env.progress(), interrupt=interrupt
+    from tasksync.sync import Session
+
+    progress = env.progress()
+    session = Session(
+        _settings(args, env), environ=env.environ, progress=progress, interrupt=interrupt
     )
+    progress.concurrency = lambda: session.concurrency
+    return session
 
 
 def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import report
+    from tasksync.run import run
+
     check_output_path(args.out, "--out")
     _settings(args, env)  # a missing token is an error before the file is read
 
@@ -155,6 +169,7 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 
 def _annotate_plan_errors(the_plan: Plan, env: Env) -> None:
     from tasksync.github.annotations import workflow_command
+    from tasksync.model import Action
 
     for change in the_plan.changes:
         if change.action is Action.ERROR:
@@ -163,6 +178,10 @@ def _annotate_plan_errors(the_plan: Plan, env: Env) -> None:
 
 
 def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import config, report
+    from tasksync.run import run
+
+    began = report.now()  # the report's duration covers the whole run, reading the file too
     check_output_path(args.report, "--report")
     check_output_path(args.summary, "--summary")
     _settings(args, env)
@@ -178,11 +197,14 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 create_missing=args.create_missing,
                 force=args.force,
                 rotate_secrets=args.rotate_secrets,
+                started_at=began,
             )
 
     def outputs(result: Report | None) -> None:
         if result is not None:
             _publish(result, args, env)
+            if result.error and not result.interrupted:
+                env.error(result.error)
 
     result = run(work, outputs, stderr=env.stderr)
     if result is None:
@@ -202,6 +224,8 @@ def _read_saved_plan(path: str, env: Env) -> Plan | None:
         raise TasksyncError(f"cannot read the plan file {path}: {exc.strerror}") from None
     except ValueError as exc:
         raise PlanFileError(f"{path} is not valid JSON: {exc}") from None
+    from tasksync.plan import Plan
+
     return Plan.from_json(doc, environ=env.environ)
 
 
@@ -219,6 +243,8 @@ async def _confirm(args: argparse.Namespace, env: Env) -> bool:
 
 
 def _publish(result: Report, args: argparse.Namespace, env: Env) -> None:
+    from tasksync import report
+
     env.print(report.report_text(result))
     if args.report:
         write_output(args.report, json.dumps(result.to_json(), indent=2) + "\n", env)
@@ -238,6 +264,7 @@ def _publish(result: Report, args: argparse.Namespace, env: Env) -> None:
 
 def _cmd_export(args: argparse.Namespace, env: Env) -> int:
     from tasksync import export
+    from tasksync.run import run
 
     check_output_path(args.output, "-o")
     settings = _settings(args, env)
@@ -317,7 +344,13 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
         if _under_actions(env):
             _annotate_error(exc, env)
         return ExitStatus.ERROR
-    except (KeyboardInterrupt, Interrupted):
+    except KeyboardInterrupt:
+        env.error("interrupted; nothing more was done")
+        return ExitStatus.INTERRUPTED
+    except Exception as exc:
+        run_module = sys.modules.get("tasksync.run")  # not imported: nothing could interrupt
+        if run_module is None or not isinstance(exc, run_module.Interrupted):
+            raise
         env.error("interrupted; nothing more was done")
         return ExitStatus.INTERRUPTED
 

@@ -155,6 +155,8 @@ class ProgressPrinter:
         self._phase: str | None = None
         self._started = 0.0
         self._last = 0.0
+        self.concurrency: Callable[[], int] | None = None
+        """The requests allowed in flight now, shown when set."""
 
     def __call__(self, phase: str, done: int, total: int, errors: int) -> None:
         now = self._clock()
@@ -164,9 +166,16 @@ class ProgressPrinter:
         if not finished and now - self._last < self._interval:
             return
         self._last = now
-        elapsed = max(now - self._started, 1e-9)
-        rate = done / elapsed
-        line = f"{phase}: {done}/{total} tasks, {rate:.0f}/s, {errors} errors"
+        elapsed = now - self._started
+        line = f"{phase}: {done}/{total} tasks"
+        # A rate needs time to mean something: a phase that ends within a millisecond did not
+        # run at 100,000 tasks a second.
+        rate = done / elapsed if elapsed >= _MIN_RATE_SECONDS else 0.0
+        if rate > 0:
+            line += f", {rate:.0f}/s"
+        line += f", {errors} errors"
+        if self.concurrency is not None and not finished:
+            line += f", concurrency {self.concurrency()}"
         if not finished and rate > 0:
             line += f", ETA {(total - done) / rate:.0f}s"
         if self._tty:
@@ -175,6 +184,9 @@ class ProgressPrinter:
         else:
             self._stream.write(line + "\n")
         self._stream.flush()
+
+
+_MIN_RATE_SECONDS = 0.2
 
 
 def _bar(done: int, total: int, width: int = 24) -> str:

@@ -2,8 +2,11 @@
 
 Each phase runs a fixed number of workers in one anyio task group, pulling work from a shared
 iterator, so memory and scheduling cost do not grow with the number of tasks. A failure of one
-task is recorded and never stops the others, except a refused token (401), which stops the phase
-at once: every further request would fail the same way.
+task is recorded and never stops the others, except an error of the whole API (``stops_run``: a
+refused token, a wrong API URL, an API that cannot be reached), which stops the phase at once:
+every further request would fail the same way. The pool has as many workers as the client's
+concurrency gate can ever admit (``gate.limit.maximum``); the gate decides how many are in
+flight at a time.
 
 Values flow forward: ``refresh`` yields each task as it arrives (so the caller diffs it while the
 other requests are in flight) and ``apply`` returns every task's result; each carries the
@@ -29,7 +32,7 @@ import anyio
 
 from tasksync.api import ApifyClient, Reply
 from tasksync.diff import verify
-from tasksync.errors import ApiError, AuthError
+from tasksync.errors import ApiError, ApiUrlError, UnreachableError
 from tasksync.model import JSON, Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.run import Interrupt, Interrupted
 from tasksync.secrets import redact, secret_values
@@ -54,9 +57,8 @@ class _Counter:
             self.progress(self.phase, self.done, self.total, self.errors)
 
 
-def _refused(exc: ApiError) -> bool:
-    """A 401: the token itself was refused, so every further request would fail too."""
-    return isinstance(exc, AuthError) and exc.status == 401
+def _workers(client: ApifyClient, concurrency: int | None) -> int:
+    return concurrency if concurrency is not None else client.gate.limit.maximum
 
 
 async def _pool(
@@ -64,11 +66,12 @@ async def _pool(
     concurrency: int,
     handle: Callable[[int], Awaitable[None]],
     interrupt: Interrupt,
-) -> AuthError | None:
+) -> ApiError | None:
     """Run ``await handle(i)`` for i in range(count) on ``concurrency`` workers, until done,
-    stopped or cancelled by ``interrupt``. Returns the 401 that stopped the pool early, if any."""
+    stopped or cancelled by ``interrupt``. Returns the error that stopped the pool early (one
+    whose ``stops_run`` is set), if any."""
     indices = iter(range(count))
-    fatal: list[AuthError] = []
+    fatal: list[ApiError] = []
 
     async def worker() -> None:
         for i in indices:
@@ -76,7 +79,9 @@ async def _pool(
                 return
             try:
                 await handle(i)
-            except AuthError as exc:
+            except ApiError as exc:
+                if not exc.stops_run:
+                    raise
                 fatal.append(exc)
                 return
 
@@ -90,7 +95,12 @@ async def _pool(
             for _ in range(max(1, min(concurrency, count))):
                 workers.start_soon(worker)
         outer.cancel_scope.cancel()
-    return fatal[0] if fatal else None
+    if not fatal:
+        return None
+    # Workers in flight when the run stopped may have failed the same way: what they spent is
+    # the stop's cost too (a refresh has no other place to count it).
+    fatal[0].stats = sum((exc.stats for exc in fatal), RequestStats())
+    return fatal[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +117,7 @@ async def refresh(
     client: ApifyClient,
     refs: Sequence[str],
     *,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
     get: Callable[[str], Awaitable[Reply[dict[str, JSON]]]] | None = None,
@@ -119,13 +129,16 @@ async def refresh(
             async for item in fetched:
                 ...
 
-    Any error but a 401 is that task's result. A 401 is raised once the iteration is over, and
-    so is ``Interrupted`` when the phase stopped before every task was read.
+    Any error but one that stops the run is that task's result. One that stops the run is
+    raised once the iteration is over, and so is ``Interrupted`` when the phase stopped before
+    every task was read. ``concurrency`` is the number of workers (default: as many as the
+    client's gate can admit).
     """
+    concurrency = _workers(client, concurrency)
     interrupt = interrupt or Interrupt()
     counter = _Counter("refresh", len(refs), progress)
     send, receive = anyio.create_memory_object_stream[Fetched](max(1, concurrency))
-    fatal: AuthError | None = None
+    fatal: ApiError | None = None
 
     async def handle(i: int) -> None:
         result: RemoteTask | ApiError
@@ -133,7 +146,7 @@ async def refresh(
             reply = await (get or client.get_task)(refs[i])
             result, requests = RemoteTask(reply.value), reply.stats
         except ApiError as exc:
-            if _refused(exc):
+            if exc.stops_run:
                 raise
             result, requests = exc, exc.stats
         await send.send(Fetched(i, result, requests))
@@ -185,6 +198,15 @@ def _settled(
     return None
 
 
+def not_started(changes: Sequence[TaskChange], why: str) -> list[TaskResult]:
+    """Every change's result when the run stopped before sending any: the ones that were to be
+    sent are ``skipped`` with ``why``."""
+    return [
+        _settled(change, {}, create_missing=True) or _unsent(change, Status.SKIPPED, "skipped", why)
+        for change in changes
+    ]
+
+
 def _unsent(change: TaskChange, status: Status, error_type: str, why: str) -> TaskResult:
     return TaskResult(
         change.key,
@@ -202,7 +224,7 @@ async def apply(
     *,
     stale: Mapping[str, str],
     create_missing: bool,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
 ) -> ApplyOutcome:
@@ -220,7 +242,7 @@ async def apply(
         i = work[n]
         try:
             results[i] = await _apply_one(client, changes[i])
-        except BaseException as exc:  # a 401, or cancelled: recorded, then passed on
+        except BaseException as exc:  # the run stops, or cancelled: recorded, then passed on
             requests = exc.stats if isinstance(exc, ApiError) else _IN_FLIGHT
             results[i] = _failed(changes[i], *_why_failed(exc), time.monotonic(), requests)
             raise
@@ -230,8 +252,8 @@ async def apply(
                 results[i] = dataclasses.replace(result, error=redact(result.error, secrets))
             counter.tick(result is not None and result.status is not Status.FAILED)
 
-    fatal = await _pool(len(work), concurrency, handle, interrupt)
-    why = "not started: the token was refused" if fatal else "not started: the run was interrupted"
+    fatal = await _pool(len(work), _workers(client, concurrency), handle, interrupt)
+    why = f"not started: {_stopped_by(fatal)}" if fatal else "not started: the run was interrupted"
     final = [
         result or _unsent(changes[i], Status.SKIPPED, "skipped", why)
         for i, result in enumerate(results)
@@ -241,7 +263,8 @@ async def apply(
 
 
 async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
-    """Send one change and verify the answer. Only a 401 and cancellation are raised."""
+    """Send one change and verify the answer. Only errors that stop the run and cancellation
+    are raised."""
     started = time.monotonic()
     try:
         if change.action is Action.CREATE:
@@ -251,7 +274,7 @@ async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
             reply = await client.update_task(str(change.task_id), change.payload)
             status = Status.UPDATED
     except ApiError as exc:
-        if _refused(exc):
+        if exc.stops_run:
             raise
         return _failed(change, exc.kind, str(exc), started, exc.stats)
     except Exception as exc:  # a bug must cost one task, not the run and its report
@@ -271,6 +294,15 @@ async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
         requests=reply.stats,
         duration=time.monotonic() - started,
     )
+
+
+def _stopped_by(error: ApiError) -> str:
+    """Why a run stopped, for the tasks it did not start."""
+    if isinstance(error, ApiUrlError):
+        return "the API URL is wrong"
+    if isinstance(error, UnreachableError):
+        return "the API could not be reached"
+    return "the token was refused"
 
 
 def _why_failed(exc: BaseException) -> tuple[str, str]:

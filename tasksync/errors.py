@@ -6,15 +6,20 @@
     +-- UnsafePlanError           the plan changes more tasks than the safety limits allow
     +-- ApiError                  the Apify API answered with an error or could not be reached
         +-- AuthError             401/403: missing, unknown or revoked token, or no permission
-        +-- NotFoundError         404: the task (or Actor) does not exist or is not visible
+        +-- NotFoundError         404 record-not-found: the task (or Actor) does not exist
+        +-- ApiUrlError           any other 404: the URL is not the Apify API's (stops the run)
         +-- ConflictError         409: e.g. a task name already taken
         +-- InvalidRequestError   other 4xx: the API refused the request as invalid
         +-- RateLimitedError      429 after every retry
         +-- ServerError           5xx after every retry
         +-- TransportError        connection failures, timeouts, unreadable answers
+            +-- UnreachableError  no connection could be made, again and again (stops the run)
 
 Every ``ApiError`` carries the HTTP status (``None`` for transport errors), Apify's ``error.type``
 and message, and how many attempts were made. Messages never contain the API token.
+``stops_run`` says whether the error is the whole API's rather than one task's (a refused
+token, a wrong URL, an API that cannot be reached): every further request would fail the same
+way, so the run stops.
 """
 
 from __future__ import annotations
@@ -92,13 +97,25 @@ class ApiError(TasksyncError):
         ``TransportError`` -> ``transport-error``."""
         return self.type or re.sub(r"(?<!^)(?=[A-Z])", "-", type(self).__name__).lower()
 
+    @property
+    def stops_run(self) -> bool:
+        return False
+
 
 class AuthError(ApiError):
-    pass
+    @property
+    def stops_run(self) -> bool:
+        return self.status == 401  # the token itself was refused (a 403 is one resource's)
 
 
 class NotFoundError(ApiError):
     pass
+
+
+class ApiUrlError(ApiError):
+    @property
+    def stops_run(self) -> bool:
+        return True
 
 
 class ConflictError(ApiError):
@@ -119,3 +136,9 @@ class ServerError(ApiError):
 
 class TransportError(ApiError):
     pass
+
+
+class UnreachableError(TransportError):
+    @property
+    def stops_run(self) -> bool:
+        return True

@@ -59,7 +59,7 @@ async def export(
     *,
     match: str | None = None,
     actor: str | None = None,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
 ) -> Export:

@@ -53,6 +53,10 @@ class Plan:
     schedules: tuple[TaskChange, ...] = ()
     """The schedules' planned changes (``tasksync.schedules``), applied after the tasks."""
     schedule_stale: Mapping[str, str] = field(default_factory=dict)
+    api_url: str | None = None
+    user_id: str | None = None
+    username: str | None = None
+    """Where the plan was made: a saved plan applies only there (``raise_if_elsewhere``)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -98,6 +102,21 @@ class Plan:
             "with --force or raise the limit in the file."
         )
 
+    def raise_if_elsewhere(self, api_url: str, user_id: str, username: str) -> None:
+        """Refuse to apply a saved plan against another API or account than it was made for."""
+        if self.api_url == api_url and self.user_id == user_id:
+            return
+        made = (
+            f"{self.api_url} as {_who(self.username, self.user_id)}"
+            if self.api_url and self.user_id
+            else "an unknown API and account (the plan does not say)"
+        )
+        raise PlanFileError(
+            f"this plan was made against {made}, but this run is against {api_url} as "
+            f"{_who(username, user_id)}. A saved plan applies only where it was made: plan "
+            "again against this API and account."
+        )
+
     def stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:
         """Tasks of a saved plan that moved since it was made, judged from the task list."""
         return _moved(self.to_apply, self.stale, listing, "task")
@@ -132,6 +151,8 @@ class Plan:
                 for c in self.schedules
             ]
         if include_payloads:
+            doc["apiUrl"] = self.api_url
+            doc["account"] = {"userId": self.user_id, "username": self.username}
             doc["salt"] = salt.hex()
             doc["checksum"] = _checksum(doc)
         return doc
@@ -176,6 +197,8 @@ class Plan:
             raise PlanFileError(
                 f"the plan file is malformed ({type(exc).__name__}: {exc})"
             ) from exc
+        found = doc.get("account")
+        account: dict[str, Any] = found if isinstance(found, dict) else {}
         return cls(
             tuple(changes),
             source=doc.get("source"),
@@ -184,6 +207,9 @@ class Plan:
             saved=True,
             schedules=tuple(schedules),
             schedule_stale=schedule_stale,
+            api_url=_text(doc.get("apiUrl")),
+            user_id=_text(account.get("userId")),
+            username=_text(account.get("username")),
         )
 
 
@@ -320,6 +346,14 @@ def _unseal(
         secret_refs=opened.refs,
     )
     return change, opened.stale
+
+
+def _who(username: str | None, user_id: str | None) -> str:
+    return f"{username or '(no username)'} (user ID {user_id})"
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _checksum(doc: Mapping[str, Any]) -> str:

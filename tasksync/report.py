@@ -240,6 +240,14 @@ def _details(summary: str, changes: tuple[FieldChange, ...]) -> list[str]:
     return body
 
 
+def _not_started(report: Report, result: TaskResult) -> bool:
+    """Skipped because the run was interrupted or stopped before it (not by a rule such as
+    --create-missing)."""
+    return report.interrupted or (
+        report.error is not None and (result.error or "").startswith("not started")
+    )
+
+
 def _md_escape(text: str) -> str:
     return visible(text.replace("|", "\\|").replace("\n", " "))
 
@@ -252,11 +260,14 @@ def report_text(report: Report) -> str:
     parts = [f"{n} {status}" for status, n in t.items() if n]
     duration = (report.ended_at - report.started_at).total_seconds()
     lines = []
+    not_started = 0
     for r in (*report.results, *report.schedules):
-        if r.status in (Status.FAILED, Status.STALE) or (
-            r.status is Status.SKIPPED and not report.interrupted
-        ):
+        if r.status is Status.SKIPPED and _not_started(report, r):
+            not_started += 1  # one line for all of them: a stopped run of 10,000 tasks
+        elif r.status in (Status.FAILED, Status.STALE, Status.SKIPPED):
             lines.append(f"  {r.status.value}: {r.key}: {visible(r.error or '')}")
+    if not_started and not report.interrupted:
+        lines.append(f"  {not_started} not started: the run stopped")
     if report.error:
         lines.append(f"  error: {visible(report.error)}")
     req = report.requests
@@ -300,8 +311,8 @@ def report_markdown(report: Report) -> str:
     for r in (*report.results, *report.schedules):
         if r.status is Status.UNCHANGED:
             continue
-        if r.status is Status.SKIPPED and report.interrupted:
-            not_started += 1  # one line for all of them: an interrupted run of 10,000 tasks
+        if r.status is Status.SKIPPED and _not_started(report, r):
+            not_started += 1  # one line for all of them: a stopped run of 10,000 tasks
             continue
         summary = f"{r.status.value} <code>{r.key}</code>"
         if r.error:
@@ -309,5 +320,6 @@ def report_markdown(report: Report) -> str:
         if r.changes:
             out += _details(summary, r.changes)
     if not_started:
-        out.append(f"- {not_started} more not started: the run was interrupted")
+        why = "the run was interrupted" if report.interrupted else "the run stopped"
+        out.append(f"- {not_started} more not started: {why}")
     return "\n".join(out).rstrip() + "\n"

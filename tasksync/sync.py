@@ -11,6 +11,11 @@
 The defaults are the command line's: ``apply`` refuses a plan over the safety limit unless
 ``force``, and creates missing tasks only with ``create_missing``. Every method returns a value
 (``Plan``, ``Report``); the requests a step took travel inside it.
+
+Before its first fan-out a session checks the API once (``check``: one ``GET /v2/users/me``, at
+most two attempts): a wrong URL, an API that cannot be reached or a refused token is one clear
+error in a second or two, whatever the number of tasks, and the answer tells the account
+(``session.account``) that saved plans are bound to.
 """
 
 from __future__ import annotations
@@ -18,15 +23,20 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Self
 
 from tasksync import config, engine
-from tasksync.api import DEFAULT_API_URL, ApifyClient
+from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback
-from tasksync.errors import ApiError, TasksyncError
+from tasksync.errors import (
+    ApiError,
+    ApiUrlError,
+    AuthError,
+    TasksyncError,
+    TransportError,
+    UnreachableError,
+)
 from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
@@ -34,73 +44,11 @@ from tasksync.run import Interrupt, Interrupted
 from tasksync.schedules.apply import apply_schedules
 from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import redact, secret_values
-from tasksync.throttle import RateLimiter, RetryPolicy
+from tasksync.settings import Account, Settings
+
+__all__ = ["Account", "Session", "Settings", "apply", "plan"]
 
 Source = str | os.PathLike[str] | config.Config
-
-
-@dataclass(frozen=True, kw_only=True)
-class Settings:
-    """How to reach the API and how hard to push it. Validated when built."""
-
-    token: str = field(repr=False)
-    api_url: str = DEFAULT_API_URL
-    concurrency: int = 16
-    max_rate: float | None = None
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
-
-    def __post_init__(self) -> None:
-        if not self.token:
-            raise TasksyncError(
-                "no API token: set APIFY_TOKEN or pass --token-file (the token is read from the "
-                "environment or a file so that it never appears in a command line)"
-            )
-        if self.concurrency < 1:
-            raise TasksyncError("--concurrency must be at least 1")
-        if self.max_rate is not None and self.max_rate <= 0:
-            raise TasksyncError("--max-rate must be positive")
-        if not self.api_url.startswith(("http://", "https://")):
-            raise TasksyncError(f"the API URL must start with http:// or https:// ({self.api_url})")
-
-    @classmethod
-    def from_environ(
-        cls,
-        environ: Mapping[str, str],
-        *,
-        token_file: str | None = None,
-        api_url: str | None = None,
-        concurrency: int = 16,
-        max_rate: float | None = None,
-        retry: RetryPolicy | None = None,
-    ) -> Settings:
-        """Token from ``--token-file`` or ``APIFY_TOKEN``; URL from ``--api-url`` or
-        ``APIFY_API_BASE_URL``."""
-        if token_file is not None:
-            try:
-                token = Path(token_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise TasksyncError(
-                    f"cannot read the token file {token_file}: {exc.strerror}"
-                ) from None
-        else:
-            token = environ.get("APIFY_TOKEN", "").strip()
-        url = api_url or environ.get("APIFY_API_BASE_URL") or DEFAULT_API_URL
-        return cls(
-            token=token,
-            api_url=url,
-            concurrency=concurrency,
-            max_rate=max_rate,
-            retry=retry or RetryPolicy(),
-        )
-
-    def client(self) -> ApifyClient:
-        return ApifyClient(
-            self.token,
-            base_url=self.api_url,
-            retry=self.retry,
-            limiter=RateLimiter(self.max_rate),
-            concurrency=self.concurrency,
-        )
 
 
 class Session:
@@ -119,6 +67,8 @@ class Session:
         self.progress = progress
         self._interrupt = interrupt
         self._client: ApifyClient | None = None
+        self._account: Account | None = None
+        self._unbilled = RequestStats()  # the check's requests, not yet in a plan or report
 
     async def __aenter__(self) -> Self:
         self._client = await self.settings.client().__aenter__()
@@ -142,6 +92,46 @@ class Session:
         assert self._interrupt is not None, "set in __aenter__"
         return self._interrupt
 
+    @property
+    def concurrency(self) -> int:
+        """The requests allowed in flight now (the adaptive window moves during a run)."""
+        return self.client.gate.limit.limit if self._client is not None else 0
+
+    @property
+    def account(self) -> Account | None:
+        """The token's account, once ``check`` (or the first step) has run."""
+        return self._account
+
+    async def check(self) -> Account:
+        """Check the API once, before any fan-out: ``GET /v2/users/me`` with at most two
+        attempts. A wrong URL, an unreachable API or a refused token fails here, in seconds."""
+        if self._account is not None:
+            return self._account
+        try:
+            reply = await self.client.me(max_attempts=2)
+        except TransportError as exc:
+            if exc.status or isinstance(exc, UnreachableError):
+                raise
+            unreachable = UnreachableError(
+                f"the API at {self.client.base_url} cannot be reached: {exc}; check "
+                "--api-url or APIFY_API_BASE_URL and the network",
+                attempts=exc.attempts,
+            )
+            unreachable.stats = exc.stats
+            raise unreachable from None
+        self._unbilled += reply.stats
+        user_id, username = reply.value.get("id"), reply.value.get("username")
+        if not isinstance(user_id, str) or not user_id:
+            raise TransportError(
+                f"{self.client.where('GET', '/v2/users/me')}: the answer has no user `id`"
+            )
+        self._account = Account(user_id, username if isinstance(username, str) else "")
+        return self._account
+
+    def _bill(self) -> RequestStats:
+        spent, self._unbilled = self._unbilled, RequestStats()
+        return spent
+
     # -- the steps -------------------------------------------------------------------------------
 
     async def plan(self, source: Source, *, rotate_secrets: bool = False) -> Plan:
@@ -151,14 +141,13 @@ class Session:
             if isinstance(source, config.Config)
             else config.load(source, environ=self.environ)
         )
+        account = await self.check()
         specs = cfg.tasks
         changes: list[TaskChange | None] = [None] * len(specs)
         remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
-        requests = RequestStats()
         async with engine.refresh(
             self.client,
             [spec.ref.path_id for spec in specs],
-            concurrency=self.settings.concurrency,
             progress=self.progress,
             interrupt=self.interrupt,
         ) as fetched:
@@ -166,7 +155,7 @@ class Session:
                 i = item.index
                 remotes[i] = item.task
                 changes[i] = plan_task(specs[i], item.task, rotate_secrets=rotate_secrets)
-                requests += item.requests
+                self._unbilled += item.requests  # billed to the plan, or to the report of a stop
         # refresh returned: every task was read and diffed
         plan = make_plan(
             specs,
@@ -184,8 +173,14 @@ class Session:
                 interrupt=self.interrupt,
             )
             plan = dataclasses.replace(plan, schedules=schedules)
-            requests += spent
-        return dataclasses.replace(plan, requests=requests)
+            self._unbilled += spent
+        return dataclasses.replace(
+            plan,
+            requests=self._bill(),
+            api_url=self.client.base_url,
+            user_id=account.user_id,
+            username=account.username,
+        )
 
     async def apply(
         self,
@@ -200,17 +195,19 @@ class Session:
             plan.raise_if_unsafe()
         began = now()
         stale = dict(plan.stale)
+        account = await self.check()
+        if plan.saved:  # before any request that writes
+            plan.raise_if_elsewhere(self.client.base_url, account.user_id, account.username)
         requests = plan.requests
         if plan.saved and plan.to_apply:
             listing = await self.client.all_tasks()
             stale = plan.stale_reasons(listing.value)
-            requests += listing.stats
+            self._unbilled += listing.stats
         outcome = await engine.apply(
             self.client,
             plan.changes,
             stale=stale,
             create_missing=create_missing,
-            concurrency=self.settings.concurrency,
             progress=self.progress,
             interrupt=self.interrupt,
         )
@@ -219,15 +216,16 @@ class Session:
             outcome, schedules = await self._apply_schedules(plan, outcome, create_missing)
         error = None
         if outcome.fatal is not None:
-            error = "the API refused the token mid-run, so the run stopped: " + redact(
-                str(outcome.fatal), secret_values(plan.to_apply)
-            )
+            why = "the API refused the token mid-run, so the run stopped: "
+            if not isinstance(outcome.fatal, AuthError):
+                why = "the run stopped mid-way: "
+            error = why + redact(str(outcome.fatal), secret_values(plan.to_apply))
         return Report(
             command="apply",
             started_at=began,
             ended_at=now(),
             results=outcome.results,
-            requests=(requests + outcome.requests).as_dict(),
+            requests=(requests + self._bill() + outcome.requests).as_dict(),
             interrupted=outcome.interrupted,
             error=error,
             source=plan.source,
@@ -270,45 +268,77 @@ class Session:
         create_missing: bool = False,
         force: bool = False,
         rotate_secrets: bool = False,
+        started_at: datetime | None = None,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
-        it changes anything, and apply it. None when the confirmation was refused."""
-        began = now()
-        if isinstance(source, Plan):
-            plan = source
-        else:
-            cfg = (
-                source
-                if isinstance(source, config.Config)
-                else config.load(source, environ=self.environ)
-            )
-            try:
+        it changes anything, and apply it. None when the confirmation was refused.
+
+        Once the file is read, every way the run can end gives a report that says why: a
+        refusal (safety, a plan made elsewhere), a refused token, an API that cannot be
+        reached, an interrupt. Only an invalid file raises (nothing was read, nothing sent).
+        ``started_at``: when the run began, if before this call (the file read by the caller)."""
+        began = started_at or now()
+        cfg = None
+        if not isinstance(source, Plan) and not isinstance(source, config.Config):
+            cfg = config.load(source, environ=self.environ)
+        elif isinstance(source, config.Config):
+            cfg = source
+        plan = source if isinstance(source, Plan) else None
+        try:
+            if cfg is not None:
                 plan = await self.plan(cfg, rotate_secrets=rotate_secrets)
-            except Interrupted:
-                return self._not_started(cfg, began)
-        if show is not None:
-            show(plan)
-        if plan.has_changes:
-            if not force:
-                plan.raise_if_unsafe()
-            if confirm is not None and not await confirm(plan):
-                return None
-        report = await self.apply(plan, create_missing=create_missing, force=True)
+            assert plan is not None
+            if show is not None:
+                show(plan)
+            if plan.has_changes:
+                if not force:
+                    plan.raise_if_unsafe()
+                if confirm is not None and not await confirm(plan):
+                    return None
+            report = await self.apply(plan, create_missing=create_missing, force=True)
+        except Interrupted:
+            return self._stopped(cfg, plan, began, None)
+        except TasksyncError as exc:
+            return self._stopped(cfg, plan, began, exc)
         return dataclasses.replace(report, started_at=began)
 
-    def _not_started(self, cfg: config.Config, began: datetime) -> Report:
-        why = "not started: interrupted while reading the live tasks"
+    def _stopped(
+        self,
+        cfg: config.Config | None,
+        plan: Plan | None,
+        began: datetime,
+        error: TasksyncError | None,
+    ) -> Report:
+        """The report of a run that stopped before it applied anything (``error`` None: it was
+        interrupted)."""
+        if error is None:
+            why = "interrupted before anything was applied; nothing was changed"
+        elif isinstance(error, AuthError | UnreachableError | ApiUrlError):
+            why = f"the run stopped before anything was applied: {error}"
+        else:
+            why = f"refused; nothing was changed: {error}"
+        if plan is not None:
+            results = engine.not_started(plan.changes, "not started: the run stopped")
+            requests = plan.requests
+        else:
+            assert cfg is not None, "either the file was read or a plan was given"
+            results = [
+                TaskResult(spec.key, Status.SKIPPED, error_type="skipped", error="not started")
+                for spec in cfg.tasks
+            ]
+            requests = RequestStats()
+        requests += self._bill()
+        if isinstance(error, ApiError):
+            requests += error.stats
         return Report(
             command="apply",
             started_at=began,
             ended_at=now(),
-            results=[
-                TaskResult(spec.key, Status.SKIPPED, error_type="skipped", error=why)
-                for spec in cfg.tasks
-            ],
-            interrupted=True,
-            error="interrupted while reading the live tasks; nothing was changed",
-            source=str(cfg.path),
+            results=results,
+            requests=requests.as_dict(),
+            interrupted=error is None,
+            error=why,
+            source=plan.source if plan is not None else str(cfg.path if cfg else None),
         )
 
 

@@ -6,6 +6,8 @@ after failed attempt n, wait uniformly in [d, 2d) with d = 0.5 s * 2^(n-1), at l
 ``Retry-After``.
 ``RateLimiter`` is a token bucket with AIMD: it halves its rate on a 429 and grows back on
 successes, so a run settles near the fastest rate the API allows without configuration.
+``CircuitBreaker`` stops a run whose API is not there at all: a short run of attempts in a row,
+across all workers, that could not even connect.
 """
 
 from __future__ import annotations
@@ -145,6 +147,56 @@ class RateLimiter:
             probe = min(1.0, probe * 4.0 ** (now - self._above_since))
         gain = max(1.0, 0.5 * max(0.0, self.ceiling - self.rate) + probe * self.rate)
         self.rate = min(self.max_rate, self.rate + gain / max(self.rate, 1.0))
+
+
+class CircuitBreaker:
+    """Trips when attempts that could not connect at all (refused, DNS, TLS), counted across
+    every worker, have come ``threshold`` times in a row over at least ``span`` seconds; any
+    answer from the server, even an error, resets the run. Once tripped it stays tripped: the
+    client then fails every request at once.
+
+    Both conditions matter. A count alone cannot tell an outage from a blip: when a server
+    restarts, every request in flight fails to reconnect at the same instant, hundreds in a row
+    with a wide window, and the run should ride that out (its retries do). A span alone would
+    trip on one slow failure. ``span`` (2 s) outlasts a restart, and the backoff between
+    attempts (0.5 s, 1 s, ...) means each request in flight tries two or three times before the
+    breaker trips: an unreachable API costs that, not five attempts for each of thousands of
+    tasks.
+    """
+
+    __slots__ = ("_clock", "_first", "failures", "span", "threshold", "tripped")
+
+    def __init__(
+        self,
+        threshold: int = 8,
+        span: float = 2.0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if threshold < 1 or span < 0:
+            raise ValueError("threshold must be at least 1 and span not negative")
+        self.threshold = threshold
+        self.span = span
+        self.failures = 0
+        self.tripped: str | None = None
+        """Why it tripped (the last failure), or None while closed."""
+        self._clock = clock
+        self._first = 0.0
+
+    def on_answer(self) -> None:
+        if self.tripped is None:
+            self.failures = 0
+
+    def on_connect_failure(self, why: str) -> bool:
+        """Count one failed connection; whether the breaker is (now) tripped."""
+        if self.tripped is None:
+            now = self._clock()
+            if self.failures == 0:
+                self._first = now
+            self.failures += 1
+            if self.failures >= self.threshold and now - self._first >= self.span:
+                self.tripped = why
+        return self.tripped is not None
 
 
 class _Window:

@@ -78,7 +78,8 @@ def test_apply_converges_and_writes_only_changed_tasks(tmp_path: Path) -> None:
             f"/v2/actor-tasks/{emu.state.get_task(f'janedoe~task-{i:04d}')['id']}"
             for i in range(0, 40, 4)
         )
-        assert sum(r.method == "GET" for r in emu.requests) == 40
+        assert sum(r.method == "GET" for r in emu.requests) == 40 + 1  # and GET /v2/users/me
+        assert sum(r.path == "/v2/users/me" for r in emu.requests) == 1
         assert not [r for r in emu.requests if r.method == "POST"]
         again = run_cli("plan", path, "--detailed-exitcode", emu=emu)
     assert again.code == 0, again.output
@@ -92,7 +93,7 @@ def test_apply_converges_and_writes_only_changed_tasks(tmp_path: Path) -> None:
         "stale": 0,
         "skipped": 0,
     }
-    assert report["requests"]["total"] == 50
+    assert report["requests"]["total"] == 51  # the check, 40 GETs and 10 PUTs
     entry = next(t for t in report["tasks"] if t["key"] == "janedoe~task-0000")
     assert entry["status"] == "updated" and entry["attempts"] == 1
     assert {c["path"] for c in entry["changes"]} == {"/options/memoryMbytes", "/input/extra"}
@@ -137,8 +138,8 @@ def test_saved_plan_skips_stale_tasks_and_checks_them_in_bulk(tmp_path: Path) ->
         emu.state.update_task(moved["id"], {"title": "edited in the Console"})
         emu.clear_requests()
         result = run_cli("apply", plan_path, "--yes", emu=emu)
-        gets = [r for r in emu.requests if r.method == "GET"]
-        assert len(gets) == 1 and gets[0].path == "/v2/actor-tasks"
+        gets = sorted(r.path for r in emu.requests if r.method == "GET")
+        assert gets == ["/v2/actor-tasks", "/v2/users/me"]  # the check, then one listing
         assert len(puts(emu)) == 5
     assert result.code == 1
     assert "stale: janedoe~task-0002" in result.out
@@ -245,7 +246,11 @@ async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path)
     async def get(request: web.Request) -> web.Response:
         return web.json_response({"data": stored})
 
+    async def me(request: web.Request) -> web.Response:
+        return web.json_response({"data": {"id": "u", "username": "janedoe"}})
+
     app = web.Application()
+    app.router.add_get("/v2/users/me", me)
     app.router.add_get("/v2/actor-tasks/{id}", get)
     app.router.add_put("/v2/actor-tasks/{id}", get)
     runner = web.AppRunner(app)
@@ -258,7 +263,7 @@ async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path)
             tmp_path,
             "version: 1\ntasks:\n  - task: janedoe~aaa\n    options: {memoryMbytes: 2048}\n",
         )
-        settings = sync.Settings(token="t", api_url=f"http://127.0.0.1:{port}", retry=FAST)
+        settings = sync.Settings(token="tok-jane", api_url=f"http://127.0.0.1:{port}", retry=FAST)
         plan = await sync.plan(path, settings=settings, environ={})
         report = await sync.apply(plan, settings=settings, force=True)
     finally:

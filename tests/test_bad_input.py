@@ -333,7 +333,7 @@ def test_plan_with_one_bad_answer(name: str, emu: Emulator, tmp_path: Path) -> N
     error = [line for line in lines if line.startswith("! janedoe~bravo: ")]
     assert len(error) == 1, result.out
     if name != "404":  # a missing task is not an API failure but a plan error of its own
-        assert error[0].startswith("! janedoe~bravo: GET /v2/actor-tasks/janedoe~bravo: ")
+        assert error[0].startswith(f"! janedoe~bravo: GET {emu.url}/v2/actor-tasks/janedoe~bravo: ")
     assert case.plan in error[0]
     for other in ("alpha", "charlie"):
         at = lines.index(next(line for line in lines if line.startswith(f"~ janedoe~{other} ")))
@@ -357,7 +357,9 @@ def test_apply_with_one_bad_answer(name: str, emu: Emulator, tmp_path: Path) -> 
     assert_clean(result, emu)
     failed = [line for line in result.out.splitlines() if "janedoe~bravo: " in line]
     assert len(failed) == 1, result.out
-    assert failed[0].startswith(f"  failed: janedoe~bravo: PUT /v2/actor-tasks/{bravo['id']}: ")
+    assert failed[0].startswith(
+        f"  failed: janedoe~bravo: PUT {emu.url}/v2/actor-tasks/{bravo['id']}: "
+    )
     assert (case.apply or case.plan) in failed[0]
     assert memory(emu) == {"alpha": 2048, "bravo": 2048 if case.applied else 1024, "charlie": 2048}
     spoilt = [r for r in emu.requests if r.fault is not None]
@@ -416,7 +418,8 @@ def test_token_revoked_during_plan(emu: Emulator, tmp_path: Path) -> None:
     assert result.code == cli.ExitStatus.ERROR
     assert_clean(result, emu)
     assert result.err == (
-        "tasksync: error: GET /v2/actor-tasks/janedoe~bravo: HTTP 401 user-or-token-not-found: "
+        f"tasksync: error: GET {emu.url}/v2/actor-tasks/janedoe~bravo: HTTP 401 "
+        "user-or-token-not-found: "
         "User was not found or authentication token is not valid\n"
     )
     assert {r.method for r in emu.requests} == {"GET"}
@@ -433,7 +436,7 @@ def test_token_revoked_during_apply(emu: Emulator, tmp_path: Path) -> None:
     assert result.code == cli.ExitStatus.ERROR
     assert_clean(result, emu)
     assert (
-        f"  failed: janedoe~bravo: PUT /v2/actor-tasks/{bravo['id']}: HTTP 401 "
+        f"  failed: janedoe~bravo: PUT {emu.url}/v2/actor-tasks/{bravo['id']}: HTTP 401 "
         "user-or-token-not-found" in result.out
     )
     assert "  error: the API refused the token mid-run, so the run stopped: " in result.out

@@ -99,9 +99,11 @@ CASES = [
         schedule=(
             {"count": 20, "status": 429, "method": "GET"},
             {"count": 20, "status": 429, "method": "PUT"},
-            {"count": 6, "status": 429, "method": "POST"},
+            # Fewer than one create's attempts: which creates meet them is a matter of timing
+            # (the rate limiter may leave one create alone in flight for all of them).
+            {"count": 4, "status": 429, "method": "POST"},
         ),
-        evidence=lambda log, doc: _count(log, status=429) == 46,
+        evidence=lambda log, doc: _count(log, status=429) == 44,
     ),
     Case(
         "429-global-limit",

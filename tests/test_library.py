@@ -10,6 +10,7 @@ import pytest
 from support import seed, write_file
 
 import tasksync
+import tasksync.sync
 from tasksync.emulator import Emulator
 from tasksync.errors import UnsafePlanError
 from tasksync.model import Status
@@ -44,12 +45,12 @@ async def test_apply_refuses_an_unsafe_plan_unless_forced(
     for name in names:
         seed(emulator, name, input={"q": 1})
     settings = _settings(emulator)
-    plan = await tasksync.plan(_file(tmp_path, names), settings=settings, environ={})
+    plan = await tasksync.sync.plan(_file(tmp_path, names), settings=settings, environ={})
     assert plan.counts["update"] == 10
     with pytest.raises(UnsafePlanError, match="10 of 10 tasks"):
-        await tasksync.apply(plan, settings=settings)
+        await tasksync.sync.apply(plan, settings=settings)
     assert all(r.method == "GET" for r in emulator.requests), "nothing may be written"
-    report = await tasksync.apply(plan, settings=settings, force=True)
+    report = await tasksync.sync.apply(plan, settings=settings, force=True)
     assert report.ok and report.totals["updated"] == 10
 
 
@@ -74,10 +75,10 @@ async def test_the_report_counts_the_requests_of_the_plan_and_the_writes(
     async with tasksync.Session(_settings(emulator), environ={}) as session:
         plan = await session.plan(_file(tmp_path, ["one"]))
         report = await session.apply(plan)
-    assert plan.requests.total == 1
+    assert plan.requests.total == 2  # the check (GET /v2/users/me), then the task
     assert report.results[0].attempts == 3
-    assert report.requests == {"total": 4, "retried": 2, "rateLimited": 0}
-    assert len(emulator.requests) == 4
+    assert report.requests == {"total": 5, "retried": 2, "rateLimited": 0}
+    assert len(emulator.requests) == 5
 
 
 async def test_a_write_cancelled_in_flight_does_not_report_the_previous_ones_attempts(

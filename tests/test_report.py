@@ -103,6 +103,32 @@ def test_progress_on_a_terminal_redraws_one_line_with_a_bar() -> None:
     assert frames[-1] == "[" + "#" * 24 + "] refresh: 4/4 tasks, 3/s, 1 errors\n"
 
 
+def test_progress_of_a_phase_that_ends_at_once_shows_no_rate() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    printer = ProgressPrinter(out, tty=False, clock=lambda: now[0])
+    printer("apply", 1, 3, 0)
+    now[0] = 0.0004
+    printer("apply", 3, 3, 0)
+    assert out.getvalue().splitlines()[-1] == "apply: 3/3 tasks, 0 errors"
+
+
+def test_progress_shows_the_current_concurrency_while_running() -> None:
+    now = [0.0]
+    out = io.StringIO()
+    printer = ProgressPrinter(out, tty=False, interval=1.0, clock=lambda: now[0])
+    window = [8]
+    printer.concurrency = lambda: window[0]
+    printer("refresh", 1, 100, 0)
+    now[0], window[0] = 2.0, 64
+    printer("refresh", 50, 100, 0)
+    now[0] = 4.0
+    printer("refresh", 100, 100, 0)
+    lines = out.getvalue().splitlines()
+    assert lines[-2] == "refresh: 50/100 tasks, 25/s, 0 errors, concurrency 64, ETA 2s"
+    assert lines[-1] == "refresh: 100/100 tasks, 25/s, 0 errors"
+
+
 def test_packaged_example_is_the_repository_example() -> None:
     """``tasksync demo`` outside a checkout uses the copy in the package; keep them identical."""
     from pathlib import Path

@@ -83,7 +83,7 @@ async def apply_schedules(
     *,
     stale: Mapping[str, str],
     create_missing: bool,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     interrupt: Interrupt | None = None,
 ) -> engine.ApplyOutcome:
     """Send every schedule change that is to be applied; give every change a result."""
@@ -100,7 +100,8 @@ async def apply_schedules(
             result = dataclasses.replace(result, error=redact(result.error, secrets))
         results[i] = result
 
-    fatal = await engine._pool(len(work), concurrency, handle, interrupt)
+    workers = engine._workers(client, concurrency)
+    fatal = await engine._pool(len(work), workers, handle, interrupt)
     why = "not started: the token was refused" if fatal else "not started: the run was interrupted"
     final = [
         result or engine._unsent(changes[i], Status.SKIPPED, "skipped", why)
@@ -117,7 +118,7 @@ async def _apply_one(client: ApifyClient, change: TaskChange, resolver: _Resolve
     except _Skip as skip:
         return engine._unsent(change, Status.SKIPPED, "skipped", str(skip))
     except ApiError as exc:
-        if engine._refused(exc):
+        if exc.stops_run:
             raise
         why = f"a task or Actor of its actions cannot be read: {exc}"
         return engine._failed(change, exc.kind, why, started, exc.stats)
@@ -130,7 +131,7 @@ async def _apply_one(client: ApifyClient, change: TaskChange, resolver: _Resolve
             reply = await client.update_schedule(str(change.task_id), sent)
             status = Status.UPDATED
     except ApiError as exc:
-        if engine._refused(exc):
+        if exc.stops_run:
             raise
         return engine._failed(change, exc.kind, str(exc), started, exc.stats)
     live = reply.value

@@ -21,7 +21,7 @@ from tasksync.schedules.model import RUN_TASK, SCHEDULE_FIELDS
 
 
 async def read(
-    client: ApifyClient, *, concurrency: int = 16, interrupt: Interrupt | None = None
+    client: ApifyClient, *, concurrency: int | None = None, interrupt: Interrupt | None = None
 ) -> tuple[list[dict[str, JSON]], dict[str, str]]:
     """Every schedule of the account (full objects, by name), and the Actors' references."""
     listing = (await client.all_schedules()).value

@@ -26,7 +26,7 @@ async def _read(
     client: ApifyClient,
     refs: list[str],
     get: Callable[[str], Awaitable[Reply[dict[str, JSON]]]],
-    concurrency: int,
+    concurrency: int | None,
     interrupt: Interrupt,
 ) -> tuple[Found, RequestStats]:
     found: Found = {}
@@ -63,7 +63,7 @@ async def plan_schedules(
     specs: Sequence[ScheduleSpec],
     tasks: Sequence[tuple[TaskSpec, TaskChange]],
     *,
-    concurrency: int = 16,
+    concurrency: int | None = None,
     interrupt: Interrupt | None = None,
 ) -> tuple[tuple[TaskChange, ...], RequestStats]:
     """Every schedule's planned change, and the requests reading them took."""

@@ -1,0 +1,102 @@
+"""How to reach the API and how hard to push it (``Settings``), and whose token it is
+(``Account``). Settings validate when they are built and make the client a run uses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tasksync.api import DEFAULT_API_URL, ApifyClient
+from tasksync.concurrency import AdaptiveLimit, ConcurrencyGate, FixedLimit
+from tasksync.errors import TasksyncError
+from tasksync.throttle import RateLimiter, RetryPolicy
+
+DEFAULT_MAX_CONCURRENCY = 256
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """How to reach the API and how hard to push it. Validated when built."""
+
+    token: str = field(repr=False)
+    api_url: str = DEFAULT_API_URL
+    concurrency: int | None = None
+    """A fixed number of requests in flight; None: a window that adapts to latency."""
+    max_concurrency: int = DEFAULT_MAX_CONCURRENCY
+    """The adaptive window's ceiling (see ``tasksync.concurrency`` for why 256)."""
+    max_rate: float | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            raise TasksyncError(
+                "no API token: set APIFY_TOKEN or pass --token-file (the token is read from the "
+                "environment or a file so that it never appears in a command line)"
+            )
+        if self.concurrency is not None and self.concurrency < 1:
+            raise TasksyncError("--concurrency must be at least 1")
+        if self.max_concurrency < 1:
+            raise TasksyncError("--max-concurrency must be at least 1")
+        if self.max_rate is not None and self.max_rate <= 0:
+            raise TasksyncError("--max-rate must be positive")
+        if not self.api_url.startswith(("http://", "https://")):
+            raise TasksyncError(f"the API URL must start with http:// or https:// ({self.api_url})")
+
+    @classmethod
+    def from_environ(
+        cls,
+        environ: Mapping[str, str],
+        *,
+        token_file: str | None = None,
+        api_url: str | None = None,
+        concurrency: int | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        max_rate: float | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Settings:
+        """Token from ``--token-file`` or ``APIFY_TOKEN``; URL from ``--api-url`` or
+        ``APIFY_API_BASE_URL``."""
+        if token_file is not None:
+            try:
+                token = Path(token_file).read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise TasksyncError(
+                    f"cannot read the token file {token_file}: {exc.strerror}"
+                ) from None
+        else:
+            token = environ.get("APIFY_TOKEN", "").strip()
+        url = api_url or environ.get("APIFY_API_BASE_URL") or DEFAULT_API_URL
+        return cls(
+            token=token,
+            api_url=url,
+            concurrency=concurrency,
+            max_concurrency=max_concurrency,
+            max_rate=max_rate,
+            retry=retry or RetryPolicy(),
+        )
+
+    def gate(self) -> ConcurrencyGate:
+        if self.concurrency is not None:
+            return ConcurrencyGate(FixedLimit(self.concurrency))
+        ceiling = self.max_concurrency
+        return ConcurrencyGate(
+            AdaptiveLimit(initial=min(8, ceiling), minimum=min(2, ceiling), maximum=ceiling)
+        )
+
+    def client(self) -> ApifyClient:
+        return ApifyClient(
+            self.token,
+            base_url=self.api_url,
+            retry=self.retry,
+            limiter=RateLimiter(self.max_rate),
+            gate=self.gate(),
+        )
+
+
+@dataclass(frozen=True)
+class Account:
+    """Whose token it is, as ``GET /v2/users/me`` says."""
+
+    user_id: str
+    username: str
