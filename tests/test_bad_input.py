@@ -488,5 +488,5 @@ def test_saved_plan_with_a_malformed_task_list(emu: Emulator, tmp_path: Path) ->
     result = run_cli("apply", plan_path, "--yes", emu=emu)
     assert result.code == cli.ExitStatus.ERROR
     assert_clean(result, emu)
-    assert "list tasks: the answer has no `items` list of tasks" in result.err
+    assert "/v2/actor-tasks: the answer has no `items` list" in result.err
     assert memory(emu) == dict.fromkeys(NAMES, 1024)
