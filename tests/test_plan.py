@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from support import Result, run_cli, seed, threaded_emulator, write_file
 
 from tasksync import core
 from tasksync.emulator import Emulator, EmulatorSettings
+from tasksync.report import plan_text
 from tasksync.throttle import RetryPolicy
 
 SECRET = "s3cret-value-never-shown"
@@ -192,13 +194,26 @@ def test_invalid_file_makes_no_request(tmp_path: Path) -> None:
     assert "memoryMbytes" in result.err and "Traceback" not in result.err
 
 
-def test_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
+async def test_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
+    """Nothing listens on the port: every attempt is refused, with a fast retry policy (the
+    command line's own policy spends some 12 s of backoff on the same five attempts)."""
+    with socket.socket() as probe:  # a port that was free a moment ago, and is closed now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     path = write_file(tmp_path, "version: 1\ntasks:\n  - task: janedoe~aaa\n    title: x\n")
-    result = run_cli(
-        "plan", path, environ={"APIFY_TOKEN": "t0ken", "APIFY_API_BASE_URL": "http://127.0.0.1:9"}
-    )
-    assert result.code == 1
-    assert "Traceback" not in result.err
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, attempt_timeout=5.0)
+    settings = core.Settings(token="t0ken", api_url=f"http://127.0.0.1:{port}", retry=policy)
+    plan, stats = await core.plan(path, settings=settings, environ={})
+    (change,) = plan.changes
+    assert plan.has_errors and change.error_type == "transport-error"
+    assert change.error is not None
+    assert change.error.startswith("GET /v2/actor-tasks/janedoe~aaa: ")
+    assert f"Cannot connect to host 127.0.0.1:{port}" in change.error
+    assert change.error.endswith("; gave up after 3 attempts")
+    assert stats.as_dict() == {"total": 3, "retried": 2, "rateLimited": 0}
+    text = plan_text(plan)
+    assert f"! janedoe~aaa: {change.error}" in text and "1 with errors" in text
+    assert "t0ken" not in text and "Traceback" not in text
 
 
 FAST = RetryPolicy(base_delay=0.01, attempt_timeout=2.0)
