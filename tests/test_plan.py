@@ -243,6 +243,31 @@ async def test_plan_is_exact_despite_faults(
 
 
 @pytest.mark.faults
+async def test_a_429_with_retry_after_is_retried_no_sooner(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The fast policy alone would retry within 0.02 s; Retry-After says 0.6 s. The request log
+    shows when the 429 was answered and when the retry arrived (the emulator's clock)."""
+    task = seed(emulator, "aaa", options={"memoryMbytes": 1024})
+    path = write_file(
+        tmp_path, "version: 1\ntasks:\n  - task: janedoe~aaa\n    options: {memoryMbytes: 1024}\n"
+    )
+    emulator.settings.retry_after_seconds = 0.6
+    emulator.faults.schedule(count=1, status=429, method="GET", path_prefix="/v2/actor-tasks/")
+    settings = core.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
+    plan, stats = await core.plan(path, settings=settings, environ={})
+    assert plan.counts["noop"] == 1
+    assert (stats.retried, stats.rate_limited) == (1, 1)
+    refused, answered = sorted(
+        (r for r in emulator.requests if r.method == "GET"), key=lambda r: r.time
+    )
+    assert (refused.status, answered.status) == (429, 200)
+    assert answered.path in (refused.path, f"/v2/actor-tasks/{task['id']}")
+    waited = answered.time - (refused.time + refused.duration)
+    assert waited >= 0.6, f"retried {waited:.3f} s after a 429 with Retry-After: 0.6"
+
+
+@pytest.mark.faults
 async def test_stalled_answers_time_out_and_are_retried(emulator: Emulator, tmp_path: Path) -> None:
     seed(emulator, "aaa", options={"memoryMbytes": 1024})
     path = write_file(
