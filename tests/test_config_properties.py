@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
@@ -180,6 +181,9 @@ def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# Bounded CPU work, not a possible deadlock: with several busy processes on two cores it
+# takes close to the suite's 60 s per-test timeout (55 s measured), so it gets its own.
+@pytest.mark.timeout(240)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document=documents, flow=st.sampled_from([False, True, None]))
 def test_valid_documents_load_to_what_they_describe(
@@ -383,6 +387,9 @@ def _near_valid(draw: st.DrawFn) -> tuple[Any, bool]:
     return {**document, "tasks": tasks}, complete
 
 
+# Bounded CPU work, not a possible deadlock: with several busy processes on two cores it
+# takes close to the suite's 60 s per-test timeout (55 s measured), so it gets its own.
+@pytest.mark.timeout(240)
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_near_valid())
 def test_the_schema_fast_path_agrees_with_jsonschema_near_valid_documents(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -314,6 +315,9 @@ def scenarios(draw: st.DrawFn) -> tuple[TaskSpec, RemoteTask, str]:
     return s, r, draw(st.sampled_from(["merge", "replace"]))
 
 
+# Bounded CPU work, not a possible deadlock: with several busy processes on two cores it
+# takes close to the suite's 60 s per-test timeout (55 s measured), so it gets its own.
+@pytest.mark.timeout(240)
 @settings(max_examples=400, deadline=None)
 @given(scenarios())
 def test_applying_the_payload_converges_and_replanning_is_a_noop(
