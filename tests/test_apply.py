@@ -341,3 +341,127 @@ def test_revoked_token_mid_run_stops_and_reports(tmp_path: Path) -> None:
     assert "token" in report["error"]
     assert report["totals"]["updated"] == 0
     assert report["totals"]["failed"] + report["totals"]["skipped"] == 8
+
+
+# -- the safety limit, on its boundaries -----------------------------------------------------------
+
+
+def safety_file(
+    emu: Emulator, tmp_path: Path, *, total: int, updates: int, creates: int, min_tasks: int
+) -> str:
+    """``total`` tasks under a limit of 30% from ``min_tasks`` tasks on: the first ``creates``
+    do not exist yet, the next ``updates`` drifted, the others are as the file says."""
+    lines = [
+        "version: 1",
+        f"safety: {{maxChangedFraction: 0.3, minTasks: {min_tasks}}}",
+        "tasks:",
+    ]
+    for i in range(total):
+        name = f"task-{i:04d}"
+        lines += [f"  - task: janedoe~{name}", f"    input: {{n: {i}}}"]
+        if i < creates:
+            lines.append("    actor: apify~web-scraper")
+        else:
+            seed(emu, name, input={"n": i + 1000 if i < creates + updates else i})
+    return write_file(tmp_path, "\n".join(lines) + "\n")
+
+
+SAFETY_CASES = {
+    # "more than 30%": exactly 30% is allowed, one more task is not
+    "3-of-10-updated": (10, 3, 0, 10, False),
+    "4-of-10-updated": (10, 4, 0, 10, True),
+    # creations are changes too
+    "3-of-10-created": (10, 0, 3, 10, False),
+    "4-of-10-created": (10, 0, 4, 10, True),
+    "2-updated-2-created-of-10": (10, 2, 2, 10, True),
+    # the limit is checked from minTasks tasks on: not below, but at exactly minTasks
+    "4-of-4-below-min-tasks": (4, 4, 0, 5, False),
+    "2-of-5-at-min-tasks": (5, 2, 0, 5, True),
+    "1-of-5-at-min-tasks": (5, 1, 0, 5, False),
+}
+
+
+@pytest.mark.parametrize(
+    ("total", "updates", "creates", "min_tasks", "refused"),
+    list(SAFETY_CASES.values()),
+    ids=list(SAFETY_CASES),
+)
+def test_safety_limit_boundaries(
+    tmp_path: Path, total: int, updates: int, creates: int, min_tasks: int, refused: bool
+) -> None:
+    changed = updates + creates
+    with threaded_emulator() as emu:
+        path = safety_file(
+            emu, tmp_path, total=total, updates=updates, creates=creates, min_tasks=min_tasks
+        )
+        result = run_cli("apply", path, "--yes", "--create-missing", emu=emu)
+        writes = [r for r in emu.requests if r.method in ("PUT", "POST")]
+    if refused:
+        assert result.code == 1, result.output
+        share = f"{changed} of {total} tasks ({changed / total:.0%})"
+        assert share in result.err and "safety limit of 30%" in result.err, result.err
+        assert writes == []
+    else:
+        assert result.code == 0, result.output
+        assert "safety limit" not in result.output
+        assert sorted(r.method for r in writes) == ["POST"] * creates + ["PUT"] * updates
+
+
+# -- saved plans whose world moved -----------------------------------------------------------------
+
+
+def test_saved_plan_is_stale_when_its_task_was_deleted(tmp_path: Path) -> None:
+    plan_path, report_path = str(tmp_path / "plan.json"), tmp_path / "report.json"
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 3, changed_every=1)
+        assert run_cli("plan", path, "--out", plan_path, emu=emu).code == 0
+        gone = emu.state.get_task("janedoe~task-0001")
+        emu.state.delete_task(gone["id"])
+        emu.clear_requests()
+        result = run_cli("apply", plan_path, "--yes", "--report", str(report_path), emu=emu)
+        written = sorted(r.path for r in puts(emu))
+        assert gone["id"] not in " ".join(r.path for r in emu.requests)
+        assert len(written) == 2
+        assert emu.state.get_task("janedoe~task-0001") is None  # not brought back either
+    assert result.code == 1, result.output
+    assert "stale: janedoe~task-0001" in result.out
+    statuses = {t["key"]: t["status"] for t in json.loads(report_path.read_text())["tasks"]}
+    assert statuses == {
+        "janedoe~task-0000": "updated",
+        "janedoe~task-0001": "stale",
+        "janedoe~task-0002": "updated",
+    }
+    entry = json.loads(report_path.read_text())["tasks"][1]
+    assert entry["error"]["message"] == "the task no longer exists"
+
+
+def test_saved_plan_is_stale_when_the_name_it_creates_was_taken(tmp_path: Path) -> None:
+    plan_path, report_path = str(tmp_path / "plan.json"), tmp_path / "report.json"
+    text = """\
+    version: 1
+    tasks:
+      - task: janedoe~brand-new
+        actor: apify~web-scraper
+        input: {q: 1}
+      - task: janedoe~other-new
+        actor: apify~web-scraper
+        input: {q: 2}
+    """
+    with threaded_emulator() as emu:
+        path = write_file(tmp_path, text)
+        assert run_cli("plan", path, "--out", plan_path, emu=emu).code == 0
+        taken = seed(emu, "brand-new", input={"q": "someone else's"})  # created meanwhile
+        emu.clear_requests()
+        result = run_cli(
+            "apply", plan_path, "--yes", "--create-missing", "--report", str(report_path), emu=emu
+        )
+        posts = [r.body["name"] for r in emu.requests if r.method == "POST"]
+        assert posts == ["other-new"]
+        assert emu.state.get_task("janedoe~brand-new") == taken  # left alone
+        assert [t["name"] for t in emu.state.tasks("janedoe")].count("brand-new") == 1
+    assert result.code == 1, result.output
+    assert "stale: janedoe~brand-new" in result.out
+    tasks = {t["key"]: t for t in json.loads(report_path.read_text())["tasks"]}
+    assert tasks["janedoe~other-new"]["status"] == "created"
+    assert tasks["janedoe~brand-new"]["status"] == "stale"
+    assert "a task of that name was created" in tasks["janedoe~brand-new"]["error"]["message"]

@@ -181,11 +181,27 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path.chmod(0)
     try:
         if os.access(path, os.R_OK):
-            pytest.skip("running as a user that reads anything")
+            pytest.skip("root reads anything: test_file_that_cannot_be_opened covers this path")
         code, _, err = validate(path)
         assert code == 1 and "cannot read the file: Permission denied" in err
     finally:
         path.chmod(0o600)
+
+
+@pytest.mark.parametrize("how", ["under-a-file", "symlink-loop"])
+def test_file_that_cannot_be_opened(tmp_path: Path, how: str) -> None:
+    """The same branch as a file without read permission (any OSError but "no such file" and
+    "a directory"), by causes that stop root too, as CI runs."""
+    if how == "under-a-file":
+        (tmp_path / "tasks.yaml").write_text("version: 1\ntasks: []\n")
+        path, reason = tmp_path / "tasks.yaml" / "tasks.yaml", "Not a directory"
+    else:
+        path, reason = tmp_path / "loop.yaml", "Too many levels of symbolic links"
+        path.symlink_to(path)
+    code, out, err = validate(path)
+    assert code == 1 and out == ""
+    assert f"{path}: cannot read the file: {reason}" in err, err
+    assert "Traceback" not in err
 
 
 def test_text_with_lone_surrogates() -> None:

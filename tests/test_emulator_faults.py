@@ -1,4 +1,9 @@
-"""Injected faults, latency and rate limits, as an aiohttp client sees them."""
+"""Injected faults, latency and rate limits, as an aiohttp client sees them.
+
+No assertion here rests on how fast this machine is: durations are read from the request log
+(the emulator's own measure of a request), the rate limits run on a clock the test moves, and
+waits are polls with a generous deadline, not fixed sleeps.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,12 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import anyio
 import pytest
 from conftest import SchemaCheck
 
-from tasksync.emulator import Emulator, EmulatorSettings
+from tasksync.emulator import Emulator, EmulatorSettings, RequestRecord
+from tasksync.emulator.limits import RateLimits
 
 pytestmark = pytest.mark.faults
 
@@ -21,6 +28,30 @@ async def session(emulator: Emulator) -> AsyncIterator[aiohttp.ClientSession]:
     headers = {"Authorization": f"Bearer {emulator.token}"}
     async with aiohttp.ClientSession(emulator.url, headers=headers) as s:
         yield s
+
+
+async def logged(emu: Emulator, count: int = 1) -> list[RequestRecord]:
+    """The request log once it holds ``count`` records (a request is logged when it ends)."""
+    deadline = time.monotonic() + 10
+    while len(emu.requests) < count:
+        assert time.monotonic() < deadline, f"{len(emu.requests)} of {count} requests logged"
+        await asyncio.sleep(0.01)
+    return emu.requests
+
+
+async def arrived(emu: Emulator) -> None:
+    """Wait until the scheduled faults are used up: their requests reached the emulator."""
+    deadline = time.monotonic() + 10
+    while emu.faults.scheduled:
+        assert time.monotonic() < deadline, "the request never reached the emulator"
+        await asyncio.sleep(0.01)
+
+
+def stopped_clock(emu: Emulator) -> list[float]:
+    """Run the rate limits on a clock that moves only when the test adds to ``now[0]``."""
+    now = [0.0]
+    emu.limits = emu.middleware.limits = RateLimits(emu.settings, clock=lambda: now[0])
+    return now
 
 
 async def status_of(session: aiohttp.ClientSession, method: str, path: str, **kw: Any) -> int:
@@ -89,31 +120,31 @@ async def test_stall_outlasts_a_client_timeout_and_is_not_applied(
     task = emulator.state.add_task(name="stalled", title="before")
     path = f"/v2/actor-tasks/{task['id']}"
     emulator.faults.schedule(kind="stall", method="PUT", seconds=0.4)
-    started = time.monotonic()
     with pytest.raises(asyncio.TimeoutError):
         await status_of(
             session, "PUT", path, json={"title": "late"}, timeout=aiohttp.ClientTimeout(total=0.1)
         )
-    assert time.monotonic() - started < 0.35
-    await asyncio.sleep(0.5)  # the stall ends; the client is gone, so nothing is written
+    (stalled,) = await logged(emulator)  # the stall ends; the client is gone
+    assert (stalled.status, stalled.fault) == (None, "stall")
+    assert stalled.duration >= 0.4
     assert emulator.state.get_task(task["id"])["title"] == "before"  # type: ignore[index]
-    assert [(r.status, r.fault) for r in emulator.requests] == [(None, "stall")]
 
     emulator.faults.schedule(kind="stall", method="GET", seconds=0.1)
-    started = time.monotonic()
     assert await status_of(session, "GET", path) == 200  # a patient client gets its answer
-    assert time.monotonic() - started >= 0.1
+    answered = (await logged(emulator, 2))[1]
+    assert (answered.status, answered.fault) == (200, "stall")
+    assert answered.duration >= 0.1
 
 
 async def test_a_long_stall_does_not_hold_up_shutdown() -> None:
-    async with Emulator(EmulatorSettings(stall_rate=1.0, stall_seconds=60)) as emu:
+    async with Emulator() as emu:
         headers = {"Authorization": f"Bearer {emu.token}"}
+        emu.faults.schedule(kind="stall", seconds=60)
         async with aiohttp.ClientSession(emu.url, headers=headers) as session:
             request = asyncio.ensure_future(status_of(session, "GET", "/v2/users/me"))
-            await asyncio.sleep(0.1)
-            started = time.monotonic()
-            await emu.close()
-            assert time.monotonic() - started < 1.5
+            await arrived(emu)  # and is stalling
+            with anyio.fail_after(30):  # not the 60 s of the stall
+                await emu.close()
             with pytest.raises(aiohttp.ClientError):
                 await request
 
@@ -151,14 +182,14 @@ async def test_faults_and_latency_spare_the_control_plane(
     emulator: Emulator, session: aiohttp.ClientSession
 ) -> None:
     emulator.settings.error_rate = 1.0
+    emulator.settings.latency_ms = 600_000  # ten minutes: the control plane must not wait
+    with anyio.fail_after(30):
+        assert await status_of(session, "GET", "/_emulator/state") == 200
+    assert emulator.requests == []  # and it is not logged
     emulator.settings.latency_ms = 150
-    started = time.monotonic()
-    assert await status_of(session, "GET", "/_emulator/state") == 200
-    assert time.monotonic() - started < 0.15
-    started = time.monotonic()
     assert await status_of(session, "GET", "/v2/users/me") in (500, 502, 503)
-    assert time.monotonic() - started >= 0.15
-    assert len(emulator.requests) == 1
+    (record,) = emulator.requests
+    assert record.duration >= 0.15
 
 
 async def test_schedule_rejects_nonsense(emulator: Emulator) -> None:
@@ -178,6 +209,7 @@ async def test_schedule_rejects_nonsense(emulator: Emulator) -> None:
 async def test_per_resource_limit(
     emulator: Emulator, session: aiohttp.ClientSession, api_schema: SchemaCheck
 ) -> None:
+    now = stopped_clock(emulator)
     a = emulator.state.add_task(name="a")
     b = emulator.state.add_task(name="b")
     async with session.get(f"/v2/actor-tasks/{a['id']}") as resp:
@@ -196,7 +228,9 @@ async def test_per_resource_limit(
     assert await status_of(session, "GET", f"/v2/actor-tasks/{b['id']}") == 200
     other = {"Authorization": f"Bearer {emulator.state.user('otheruser').token}"}
     assert await status_of(session, "GET", path, headers=other) == 404  # its own budget
-    await asyncio.sleep(0.55)  # refills at 2 per second
+    now[0] += 0.49  # refills at 2 per second: not yet one
+    assert await status_of(session, "GET", path) == 429
+    now[0] += 0.02
     assert await status_of(session, "GET", path) == 200
     emulator.settings.retry_after_seconds = 1
     async with session.get(path) as resp:
@@ -204,6 +238,7 @@ async def test_per_resource_limit(
 
 
 async def test_global_limit_per_user(emulator: Emulator, session: aiohttp.ClientSession) -> None:
+    stopped_clock(emulator)
     emulator.settings.per_resource_rps = None
     emulator.settings.global_rps = 3
     paths = ["/v2/users/me", "/v2/actor-tasks", "/v2/actors/apify~web-scraper", "/v2/users/me"]
@@ -227,6 +262,7 @@ async def test_settings_can_change_between_requests(
     emulator: Emulator, session: aiohttp.ClientSession
 ) -> None:
     emulator.settings = EmulatorSettings(per_resource_rps=1)
+    stopped_clock(emulator)
     assert [await status_of(session, "GET", "/v2/users/me") for _ in range(2)] == [200, 429]
     emulator.settings = EmulatorSettings(log_requests=False)
     assert await status_of(session, "GET", "/v2/users/me") == 200
@@ -238,6 +274,8 @@ async def test_a_client_that_hangs_up_mid_body_is_logged_as_dropped(
 ) -> None:
     task = emulator.state.add_task(name="half")
     port = int(emulator.url.rsplit(":", 1)[1])
+    # A stall of no time changes nothing but tells when the headers have been read.
+    emulator.faults.schedule(kind="stall", seconds=0, method="PUT")
     _, writer = await asyncio.open_connection("127.0.0.1", port)
     writer.write(
         f"PUT /v2/actor-tasks/{task['id']} HTTP/1.1\r\nHost: x\r\n"
@@ -245,13 +283,9 @@ async def test_a_client_that_hangs_up_mid_body_is_logged_as_dropped(
         'Content-Length: 1000\r\n\r\n{"title": '.encode()
     )
     await writer.drain()
-    await asyncio.sleep(0.05)
+    await arrived(emulator)  # now waiting for the rest of the body
     writer.transport.abort()  # a reset, not a polite close
-    for _ in range(100):
-        if emulator.requests:
-            break
-        await asyncio.sleep(0.01)
-    (record,) = emulator.requests
+    (record,) = await logged(emulator)
     assert (record.method, record.status) == ("PUT", None)
     assert emulator.state.get_task(task["id"])["title"] != ""  # type: ignore[index]
     assert "Error handling request" not in caplog.text

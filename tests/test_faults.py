@@ -107,7 +107,9 @@ CASES = [
     ),
     Case(
         "429-global-limit",
-        settings={"global_rps": 60.0},
+        # Low enough that the plan's 56 GETs overrun the bucket (20 at once, then 20 a second)
+        # however slow the machine: at 60, a run slowed down by load met no 429 at all.
+        settings={"global_rps": 20.0},
         converges=False,
         causes=r"HTTP 429 rate-limit-exceeded",
         evidence=lambda log, doc: _count(log, status=429) > 0,
@@ -287,9 +289,17 @@ async def test_apply_loses_nothing_under_faults(
     # (a), (e) and the statuses against the state; the fault really happened.
     check_report(emulator, scenario, doc)
     assert case.evidence(faulty_log, doc), f"the {case.name} fault was not injected"
-    assert not unused, unused
     # (b) every failure is named, with an injected cause.
     failed = {t["key"]: t["error"] for t in doc["tasks"] if t["status"] == "failed"}
+    # Every fault was used, except what was meant for one task whose requests ran out first:
+    # its plan GET failed (under random faults, so it was never written), or some of its five
+    # attempts met the restart's refused connections instead (downtime grows with the load).
+    # Then the task failed. (Under load, 1 run in 3 of the everything case used to fail here.)
+    by_path = {_path(emulator, key): key for key in [*targets, victim] if key is not None}
+    for fault in unused:
+        key = by_path.get(fault.path_prefix)
+        assert key is not None, f"a fault for every task was never used: {fault}"
+        assert key in failed, f"{key} did not fail, yet a fault for it was never used: {fault}"
     text = report_text(report)
     for key, error in failed.items():
         assert re.search(case.causes or "(?!)", error["message"]), (key, error)

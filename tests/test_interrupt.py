@@ -86,6 +86,20 @@ def _wait_for(condition: object, what: str, timeout: float = 30.0) -> None:
         time.sleep(0.002)
 
 
+def _drain(fd: int) -> bytes:
+    """What a non-blocking pipe holds now, up to its end or to what is not written yet."""
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except BlockingIOError:  # a writer is still connected, with nothing more to say now
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 @pytest.mark.parametrize("point", POINTS, ids=[p.id for p in POINTS])
 def test_interrupted_apply_reports_what_it_did_and_a_rerun_converges(
     tmp_path: Path, point: Point
@@ -220,14 +234,21 @@ def test_a_signal_while_the_outputs_are_written_loses_none_of_them(
         proc = subprocess.Popen(
             argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )
+        reader = -1
         try:
             _wait_for(report_path.exists, "the report")  # written before the step summary
             time.sleep(0.2)  # now blocked opening the pipe
             proc.send_signal(signum)
-            with step_summary.open() as reader:  # let it write
-                summary = reader.read()
+            # Nothing here may block without a bound, whatever the command does (a plain
+            # open() of the pipe waits forever for a writer that never comes): the reading end
+            # opens at once without blocking, which lets the command's open() go on, and the
+            # summary (far less than a pipe's 64 KiB buffer) waits in the pipe until it exits.
+            reader = os.open(step_summary, os.O_RDONLY | os.O_NONBLOCK)
             out, err = proc.communicate(timeout=30)
+            summary = _drain(reader).decode()
         finally:
+            if reader >= 0:
+                os.close(reader)
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, out + err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from support import Result, run_cli, seed, threaded_emulator, write_file
 
 from tasksync import sync
 from tasksync.emulator import Emulator, EmulatorSettings
+from tasksync.errors import UnreachableError
 from tasksync.throttle import RetryPolicy
 
 SECRET = "s3cret-value-never-shown"
@@ -192,13 +194,23 @@ def test_invalid_file_makes_no_request(tmp_path: Path) -> None:
     assert "memoryMbytes" in result.err and "Traceback" not in result.err
 
 
-def test_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
+async def test_unreachable_api_is_a_clear_error(tmp_path: Path) -> None:
+    """Nothing listens on the port: every attempt is refused, with a fast retry policy (the
+    command line's own policy spends some 12 s of backoff on the same five attempts)."""
+    with socket.socket() as probe:  # a port that was free a moment ago, and is closed now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     path = write_file(tmp_path, "version: 1\ntasks:\n  - task: janedoe~aaa\n    title: x\n")
-    result = run_cli(
-        "plan", path, environ={"APIFY_TOKEN": "t0ken", "APIFY_API_BASE_URL": "http://127.0.0.1:9"}
-    )
-    assert result.code == 1
-    assert "Traceback" not in result.err
+    policy = RetryPolicy(max_attempts=3, base_delay=0.01, attempt_timeout=5.0)
+    settings = sync.Settings(token="t0ken", api_url=f"http://127.0.0.1:{port}", retry=policy)
+    with pytest.raises(UnreachableError) as raised:
+        await sync.plan(path, settings=settings, environ={})
+    message = str(raised.value)
+    assert f"the API at http://127.0.0.1:{port} cannot be reached" in message
+    assert f"Cannot connect to host 127.0.0.1:{port}" in message
+    assert "--api-url" in message and "t0ken" not in message
+    # The check before the run makes at most two attempts, whatever the retry policy allows.
+    assert raised.value.stats.as_dict() == {"total": 2, "retried": 1, "rateLimited": 0}
 
 
 FAST = RetryPolicy(base_delay=0.01, attempt_timeout=2.0)
@@ -225,6 +237,32 @@ async def test_plan_is_exact_despite_faults(
         assert plan.requests.retried >= 6
     if kind.get("status") == 429:
         assert plan.requests.rate_limited == 6
+
+
+@pytest.mark.faults
+async def test_a_429_with_retry_after_is_retried_no_sooner(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The fast policy alone would retry within 0.02 s; Retry-After says 0.6 s. The request log
+    shows when the 429 was answered and when the retry arrived (the emulator's clock)."""
+    task = seed(emulator, "aaa", options={"memoryMbytes": 1024})
+    path = write_file(
+        tmp_path, "version: 1\ntasks:\n  - task: janedoe~aaa\n    options: {memoryMbytes: 1024}\n"
+    )
+    emulator.settings.retry_after_seconds = 0.6
+    emulator.faults.schedule(count=1, status=429, method="GET", path_prefix="/v2/actor-tasks/")
+    settings = sync.Settings(token=emulator.token, api_url=emulator.url, retry=FAST)
+    plan = await sync.plan(path, settings=settings, environ={})
+    assert plan.counts["noop"] == 1
+    assert (plan.requests.retried, plan.requests.rate_limited) == (1, 1)
+    refused, answered = sorted(
+        (r for r in emulator.requests if r.path.startswith("/v2/actor-tasks/")),
+        key=lambda r: r.time,
+    )
+    assert (refused.status, answered.status) == (429, 200)
+    assert answered.path in (refused.path, f"/v2/actor-tasks/{task['id']}")
+    waited = answered.time - (refused.time + refused.duration)
+    assert waited >= 0.6, f"retried {waited:.3f} s after a 429 with Retry-After: 0.6"
 
 
 @pytest.mark.faults

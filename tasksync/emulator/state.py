@@ -154,6 +154,14 @@ class EmulatorState:
         with self.core.lock:
             return copy.deepcopy(self.actor_tasks.update(None, ref, dict(body)))
 
+    def delete_task(self, ref: str) -> None:
+        """A DELETE as the task's owner (e.g. "in the Console")."""
+        task = self.get_task(ref)
+        if task is None:
+            raise KeyError(ref)
+        with self.core.lock:
+            self.actor_tasks.delete(self.user(str(task["username"])), str(task["id"]))
+
     def add_schedule(self, *, username: str = DEFAULT_USERNAME, **body: JSON) -> dict[str, JSON]:
         """Create a schedule as ``username`` would with ``POST /v2/schedules`` (``body`` in the
         API's field names: ``name=..., cronExpression=..., actions=[...]``); a copy of it."""
