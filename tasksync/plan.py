@@ -35,6 +35,47 @@ from tasksync.secrets import seal, unseal
 FORMAT_VERSION = 1
 
 
+@dataclass(frozen=True, slots=True)
+class SecretSent:
+    """A value from the environment that applying the plan sends (``${VAR}`` named, never shown)."""
+
+    key: str
+    path: str
+    template: str
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What ``apply`` will do with a plan: whether it refuses it on the safety limit, which
+    creates it skips for want of ``--create-missing``, which secret fields it sends."""
+
+    changed: int
+    total: int
+    safety: Safety
+    over_limit: str | None
+    """Why the plan is over the safety limit, or None."""
+    force: bool
+    skipped_creates: tuple[str, ...]
+    secrets: tuple[SecretSent, ...]
+
+    @property
+    def refuses(self) -> bool:
+        return self.over_limit is not None and not self.force
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "refuses": self.refuses,
+            "overSafetyLimit": self.over_limit is not None,
+            "changed": self.changed,
+            "total": self.total,
+            "force": self.force,
+            "needCreateMissing": list(self.skipped_creates),
+            "secretsSent": [
+                {"key": s.key, "path": s.path, "from": s.template} for s in self.secrets
+            ],
+        }
+
+
 @dataclass(frozen=True)
 class Plan:
     """What ``apply`` would do. ``stale`` maps task keys to why they must not be applied."""
@@ -47,6 +88,12 @@ class Plan:
     """Loaded from a saved plan: apply checks each task against what the plan saw."""
     requests: RequestStats = field(default_factory=RequestStats, compare=False)
     """What reading the live tasks took (not part of the saved form)."""
+    create_missing: bool = False
+    """Planned with ``--create-missing``: applying it creates the missing tasks."""
+    force: bool = False
+    """Planned with ``--force``: applying it overrides the safety limit."""
+    unmanaged: tuple[str, ...] | None = None
+    """The account's tasks that the file does not mention (only with ``--show-unmanaged``)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -65,18 +112,45 @@ class Plan:
     def has_errors(self) -> bool:
         return any(c.action is Action.ERROR for c in self.changes)
 
-    def raise_if_unsafe(self, force: bool = False) -> None:
-        """Refuse a plan that would change too large a share of the tasks at once."""
+    def safety_refusal(self) -> str | None:
+        """Why ``apply`` refuses this plan on the safety limit (``--force`` aside), or None."""
         total = len(self.changes)
         changed = len(self.to_apply)
         limit = self.safety.max_changed_fraction
-        if force or total < self.safety.min_tasks or total == 0 or changed / total <= limit:
-            return
-        raise UnsafePlanError(
+        if total < self.safety.min_tasks or total == 0 or changed / total <= limit:
+            return None
+        return (
             f"the plan changes {changed} of {total} tasks ({changed / total:.0%}), more than the "
             f"safety limit of {limit:.0%} (safety.maxChangedFraction, checked from "
-            f"{self.safety.min_tasks} tasks on). Review the plan; if it is intended, run again "
-            "with --force or raise the limit in the file."
+            f"{self.safety.min_tasks} tasks on)"
+        )
+
+    def raise_if_unsafe(self, force: bool = False) -> None:
+        """Refuse a plan that would change too large a share of the tasks at once."""
+        reason = None if force else self.safety_refusal()
+        if reason is not None:
+            raise UnsafePlanError(
+                f"{reason}. Review the plan; if it is intended, run again with --force or raise "
+                "the limit in the file."
+            )
+
+    def prediction(self) -> Prediction:
+        """What ``apply`` does with this plan, given the flags it was planned with."""
+        creates = tuple(c.key for c in self.changes if c.action is Action.CREATE)
+        sent = tuple(
+            SecretSent(c.key, pointer, template)
+            for c in self.to_apply
+            if c.action is Action.UPDATE or self.create_missing
+            for pointer, template in c.secret_refs.items()
+        )
+        return Prediction(
+            changed=len(self.to_apply),
+            total=len(self.changes),
+            safety=self.safety,
+            over_limit=self.safety_refusal(),
+            force=self.force,
+            skipped_creates=() if self.create_missing else creates,
+            secrets=sent,
         )
 
     def stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:
@@ -132,8 +206,13 @@ class Plan:
                 "minTasks": self.safety.min_tasks,
             },
             "counts": self.counts,
+            "createMissing": self.create_missing,
+            "force": self.force,
+            "apply": self.prediction().to_json(),
             "tasks": tasks,
         }
+        if self.unmanaged is not None:
+            doc["unmanaged"] = list(self.unmanaged)
         if include_payloads:
             doc["salt"] = salt.hex()
             doc["checksum"] = _checksum(doc)
@@ -171,7 +250,15 @@ class Plan:
             raise PlanFileError(
                 f"the plan file is malformed ({type(exc).__name__}: {exc})"
             ) from exc
-        return cls(tuple(changes), source=doc.get("source"), safety=safety, stale=stale, saved=True)
+        return cls(
+            tuple(changes),
+            source=doc.get("source"),
+            safety=safety,
+            stale=stale,
+            saved=True,
+            create_missing=doc.get("createMissing") is True,
+            force=doc.get("force") is True,
+        )
 
 
 def plan_task(
