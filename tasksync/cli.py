@@ -79,7 +79,15 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 
     async def work(interrupt: Interrupt) -> Plan:
         async with _session(args, env, interrupt) as session:
-            return await session.plan(args.file, rotate_secrets=args.rotate_secrets)
+            return await session.plan(
+                args.file,
+                rotate_secrets=args.rotate_secrets,
+                create_missing=args.create_missing,
+                force=args.force,
+                targets=args.target,
+                match=args.match,
+                show_unmanaged=args.show_unmanaged,
+            )
 
     def outputs(the_plan: Plan) -> None:
         if args.format == "json":
@@ -97,7 +105,7 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
     the_plan = run(work, outputs, stderr=env.stderr)
     if the_plan.has_errors:
         return ExitStatus.ERROR
-    if args.detailed_exitcode and the_plan.has_changes:
+    if args.detailed_exitcode and (the_plan.has_changes or the_plan.unmanaged):
         return ExitStatus.CHANGES
     return ExitStatus.OK
 
@@ -105,6 +113,8 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     _settings(args, env)
     saved = _read_saved_plan(args.file, env)
+    if saved is not None and (args.target or args.match):
+        raise TasksyncError("--target and --match select tasks of a file; a saved plan is whole")
     source = saved if saved is not None else config.load(args.file, environ=env.environ)
 
     async def work(interrupt: Interrupt) -> Report | None:
@@ -116,6 +126,8 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 create_missing=args.create_missing,
                 force=args.force,
                 rotate_secrets=args.rotate_secrets,
+                targets=args.target,
+                match=args.match,
             )
 
     def outputs(result: Report | None) -> None:
@@ -227,6 +239,24 @@ def _add_diff_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_target_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="act only on this task of the file (repeatable; as the file names it, or an ID)",
+    )
+    p.add_argument("--match", metavar="GLOB", help="act only on tasks whose name matches this glob")
+
+
+def _add_apply_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--force", action="store_true", help="override the safety limits")
+    p.add_argument(
+        "--create-missing", action="store_true", help="create tasks that do not exist yet"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="tasksync",
@@ -243,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the plan as JSON, for `tasksync apply PLAN.json`")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument(
+        "--show-unmanaged",
+        action="store_true",
+        help="list the account's tasks that the file does not mention (they count as changes)",
+    )
+    _add_apply_flags(p)  # recorded in the plan, which then predicts what apply does
+    _add_target_arguments(p)
     _add_api_arguments(p)
     _add_diff_arguments(p)
     p.set_defaults(run=_cmd_plan)
@@ -250,10 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("apply", help="plan, confirm, and change the tasks")
     p.add_argument("file", help="the task file (YAML), or a plan saved by `plan --out` (.json)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--force", action="store_true", help="override the safety limits")
-    p.add_argument(
-        "--create-missing", action="store_true", help="create tasks that do not exist yet"
-    )
+    _add_apply_flags(p)
+    _add_target_arguments(p)
     p.add_argument("--report", help="write the JSON report to this file")
     p.add_argument("--summary", help="write the Markdown summary to this file")
     _add_api_arguments(p)

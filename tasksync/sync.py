@@ -17,13 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Self
 
-from tasksync import config, engine
+from tasksync import config, engine, targeting
 from tasksync.api import DEFAULT_API_URL, ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import ApiError, TasksyncError
@@ -142,14 +142,29 @@ class Session:
 
     # -- the steps -------------------------------------------------------------------------------
 
-    async def plan(self, source: Source, *, rotate_secrets: bool = False) -> Plan:
-        """Load the file (unless given a loaded Config), read the live tasks, and diff them."""
+    async def plan(
+        self,
+        source: Source,
+        *,
+        rotate_secrets: bool = False,
+        create_missing: bool = False,
+        force: bool = False,
+        targets: Sequence[str] = (),
+        match: str | None = None,
+        show_unmanaged: bool = False,
+    ) -> Plan:
+        """Load the file (unless given a loaded Config), read the live tasks, and diff them.
+
+        ``create_missing`` and ``force`` are recorded in the plan, which then predicts what
+        applying it does; ``targets``/``match`` select some of the file's tasks (the safety limit
+        counts those); ``show_unmanaged`` lists the account's tasks that the file does not name.
+        """
         cfg = (
             source
             if isinstance(source, config.Config)
             else config.load(source, environ=self.environ)
         )
-        specs = cfg.tasks
+        specs = targeting.select(cfg.tasks, targets, match)
         changes: list[TaskChange | None] = [None] * len(specs)
         remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
         requests = RequestStats()
@@ -173,7 +188,18 @@ class Session:
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
         )
-        return dataclasses.replace(plan, requests=requests)
+        unmanaged = None
+        if show_unmanaged:
+            listing = await self.client.all_tasks()  # one request per 1,000 tasks
+            unmanaged = tuple(targeting.unmanaged(listing.value, cfg.tasks))
+            requests += listing.stats
+        return dataclasses.replace(
+            plan,
+            requests=requests,
+            create_missing=create_missing,
+            force=force,
+            unmanaged=unmanaged,
+        )
 
     async def apply(
         self,
@@ -183,7 +209,10 @@ class Session:
         force: bool = False,
     ) -> Report:
         """Apply a plan. Refuses one over the safety limit unless ``force``; creates missing
-        tasks only with ``create_missing``; skips the tasks of a saved plan that moved since."""
+        tasks only with ``create_missing``; skips the tasks of a saved plan that moved since.
+        The flags a plan was made with count as given."""
+        force = force or plan.force
+        create_missing = create_missing or plan.create_missing
         if not force:
             plan.raise_if_unsafe()
         began = now()
@@ -227,6 +256,8 @@ class Session:
         create_missing: bool = False,
         force: bool = False,
         rotate_secrets: bool = False,
+        targets: Sequence[str] = (),
+        match: str | None = None,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
         it changes anything, and apply it. None when the confirmation was refused."""
@@ -240,14 +271,20 @@ class Session:
                 else config.load(source, environ=self.environ)
             )
             try:
-                plan = await self.plan(cfg, rotate_secrets=rotate_secrets)
+                plan = await self.plan(
+                    cfg,
+                    rotate_secrets=rotate_secrets,
+                    create_missing=create_missing,
+                    force=force,
+                    targets=targets,
+                    match=match,
+                )
             except Interrupted:
                 return self._not_started(cfg, began)
         if show is not None:
             show(plan)
         if plan.has_changes:
-            if not force:
-                plan.raise_if_unsafe()
+            plan.raise_if_unsafe(force or plan.force)
             if confirm is not None and not await confirm(plan):
                 return None
         report = await self.apply(plan, create_missing=create_missing, force=True)

@@ -57,7 +57,8 @@ def predictions(plan: Plan, quote: str = "") -> list[tuple[str, str]]:
         out.append(
             (
                 "warning",
-                f"apply would skip {plural(n, 'task')} that do not exist "
+                f"apply would skip {plural(n, 'task')} that "
+                f"{'does' if n == 1 else 'do'} not exist "
                 f"({name_list(p.skipped_creates, quote=quote)}): tasks are created only with "
                 "--create-missing (to plan and apply).",
             )
