@@ -88,7 +88,8 @@ def changed_lines(path: str, old: JSON, new: JSON, depth: int = 0) -> list[Line]
     if a == b:  # both masked, say: the values cannot be shown, only that they differ
         what = "masked" if MASK in a else "not shown"
         return [Line("~", f"{path}: changed (the values are {what})", depth)]
-    if len(a) <= WIDTH and len(b) <= WIDTH:
+    containers = type(old) in (list, dict) and type(old) is type(new)
+    if len(a) + len(b) <= WIDTH or (len(a) <= WIDTH and len(b) <= WIDTH and not containers):
         return [Line("~", f"{path}: {a} -> {b}", depth, a, b)]
     if type(old) is str and type(new) is str and ("\n" in old or "\n" in new):
         rows_a, rows_b = old.splitlines(), new.splitlines()
@@ -100,6 +101,8 @@ def changed_lines(path: str, old: JSON, new: JSON, depth: int = 0) -> list[Line]
         return [head, *_list_diff(path, old, new, depth + 1)]
     if type(old) is dict and type(new) is dict:
         return [Line("~", f"{path}: (object)", depth), *_dict_diff(path, old, new, depth + 1)]
+    if type(old) is str and type(new) is str and not _breaks(old) and not _breaks(new):
+        a, b = visible(old), visible(new)  # characters counted in the string, not its JSON
     at, shown_a, shown_b = window(a, b)
     return [
         Line("~", f"{path}: (differs from character {at + 1:,})", depth),
@@ -145,6 +148,10 @@ def _text_diff(a: list[str], b: list[str], depth: int) -> list[Line]:
             out += [Line("-", row, depth) for row in olds]
             out += [Line("+", row, depth) for row in news]
     return out
+
+
+def _breaks(text: str) -> bool:
+    return "\n" in text or "\r" in text
 
 
 def _row(row: str) -> str:
