@@ -75,7 +75,12 @@ def group_changes(
 
 
 def _signature(change: FieldChange) -> tuple[str, str, str, str] | None:
-    old, new = canonical(change.old), canonical(change.new)
+    old, new = _identity(change.old), _identity(change.new)
     if MASK in old or MASK in new:
         return None
     return change.path, change.kind.value, old, new
+
+
+def _identity(value: object) -> str:
+    """A string that tells values apart: a string's own text (marked), else canonical JSON."""
+    return "s" + value if type(value) is str else canonical(value)

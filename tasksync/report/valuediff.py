@@ -84,6 +84,11 @@ def _one_side(sign: str, path: str, value: JSON) -> list[Line]:
 
 def changed_lines(path: str, old: JSON, new: JSON, depth: int = 0) -> list[Line]:
     """The lines of a change from ``old`` to ``new`` at ``path`` (values known to differ)."""
+    if type(old) is str and type(new) is str and (_breaks(old) or _breaks(new)):
+        rows_a, rows_b = old.splitlines(), new.splitlines()
+        if rows_a != rows_b:  # else only line endings differ: the window below shows them
+            head = Line("~", f"{path}: (text, {_lines_count(rows_a, rows_b)})", depth)
+            return [head, *_text_diff(rows_a, rows_b, depth + 1)]
     a, b = dumps(old), dumps(new)
     if a == b:  # both masked, say: the values cannot be shown, only that they differ
         what = "masked" if MASK in a else "not shown"
@@ -91,11 +96,6 @@ def changed_lines(path: str, old: JSON, new: JSON, depth: int = 0) -> list[Line]
     containers = type(old) in (list, dict) and type(old) is type(new)
     if len(a) + len(b) <= WIDTH or (len(a) <= WIDTH and len(b) <= WIDTH and not containers):
         return [Line("~", f"{path}: {a} -> {b}", depth, a, b)]
-    if type(old) is str and type(new) is str and ("\n" in old or "\n" in new):
-        rows_a, rows_b = old.splitlines(), new.splitlines()
-        if rows_a != rows_b:  # else only line endings differ: the window shows them
-            head = Line("~", f"{path}: (text, {_lines_count(rows_a, rows_b)})", depth)
-            return [head, *_text_diff(rows_a, rows_b, depth + 1)]
     if type(old) is list and type(new) is list:
         head = Line("~", f"{path}: (list, {_items_count(old, new)})", depth)
         return [head, *_list_diff(path, old, new, depth + 1)]
@@ -132,8 +132,7 @@ def window(a: str, b: str) -> tuple[int, str, str]:
 
 def _text_diff(a: list[str], b: list[str], depth: int) -> list[Line]:
     out: list[Line] = []
-    matcher = SequenceMatcher(None, a, b, autojunk=False)
-    for group in matcher.get_grouped_opcodes(CONTEXT):
+    for group in _hunks(_opcodes(a, b)):
         i1, j1, i2, j2 = group[0][1], group[0][3], group[-1][2], group[-1][4]
         out.append(Line(" ", f"@@ -{i1 + 1},{i2 - i1} +{j1 + 1},{j2 - j1} @@", depth))
         for tag, a1, a2, b1, b2 in group:
@@ -148,6 +147,50 @@ def _text_diff(a: list[str], b: list[str], depth: int) -> list[Line]:
             out += [Line("-", row, depth) for row in olds]
             out += [Line("+", row, depth) for row in news]
     return out
+
+
+Opcode = tuple[str, int, int, int, int]
+
+
+def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:
+    """``SequenceMatcher.get_opcodes``, with the common first and last lines set aside first:
+    a change to one line of a long text then costs one comparison of the lines around it."""
+    n = min(len(a), len(b))
+    p = 0
+    while p < n and a[p] == b[p]:
+        p += 1
+    s = 0
+    while s < n - p and a[-1 - s] == b[-1 - s]:
+        s += 1
+    middle = SequenceMatcher(None, a[p : len(a) - s], b[p : len(b) - s], autojunk=False)
+    codes: list[Opcode] = [("equal", 0, p, 0, p)] if p else []
+    codes += [(t, a1 + p, a2 + p, b1 + p, b2 + p) for t, a1, a2, b1, b2 in middle.get_opcodes()]
+    if s:
+        codes.append(("equal", len(a) - s, len(a), len(b) - s, len(b)))
+    return codes
+
+
+def _hunks(codes: list[Opcode]) -> list[list[Opcode]]:
+    """The opcodes in hunks with ``CONTEXT`` equal lines around each change (as
+    ``SequenceMatcher.get_grouped_opcodes`` does)."""
+    if codes and codes[0][0] == "equal":
+        t, a1, a2, b1, b2 = codes[0]
+        codes[0] = (t, max(a1, a2 - CONTEXT), a2, max(b1, b2 - CONTEXT), b2)
+    if codes and codes[-1][0] == "equal":
+        t, a1, a2, b1, b2 = codes[-1]
+        codes[-1] = (t, a1, min(a2, a1 + CONTEXT), b1, min(b2, b1 + CONTEXT))
+    hunks: list[list[Opcode]] = []
+    group: list[Opcode] = []
+    for t, a1, a2, b1, b2 in codes:
+        if t == "equal" and a2 - a1 > 2 * CONTEXT:
+            group.append((t, a1, a1 + CONTEXT, b1, b1 + CONTEXT))
+            hunks.append(group)
+            group = []
+            a1, b1 = max(a1, a2 - CONTEXT), max(b1, b2 - CONTEXT)
+        group.append((t, a1, a2, b1, b2))
+    if group and not (len(group) == 1 and group[0][0] == "equal"):
+        hunks.append(group)
+    return hunks
 
 
 def _breaks(text: str) -> bool:
