@@ -110,7 +110,7 @@ def test_short_values_stay_on_one_line_and_masked_ones_say_they_changed() -> Non
         "    ~ /options/memoryMbytes: 1024 -> 2048"
     ]
     assert text_of(change("/input/key", "<sensitive>", "<sensitive>")) == [
-        "    ~ /input/key: changed (the values are masked)"
+        '    ~ /input/key: "<sensitive>" (changed, masked)'
     ]
 
 

@@ -92,7 +92,7 @@ def changed_lines(path: str, old: JSON, new: JSON, depth: int = 0) -> list[Line]
     a, b = dumps(old), dumps(new)
     if a == b:  # both masked, say: the values cannot be shown, only that they differ
         what = "masked" if MASK in a else "not shown"
-        return [Line("~", f"{path}: changed (the values are {what})", depth)]
+        return [Line("~", f"{path}: {shorten(a, WIDTH)} (changed, {what})", depth)]
     containers = type(old) in (list, dict) and type(old) is type(new)
     if len(a) + len(b) <= WIDTH or (len(a) <= WIDTH and len(b) <= WIDTH and not containers):
         return [Line("~", f"{path}: {a} -> {b}", depth, a, b)]
