@@ -23,6 +23,7 @@ from tasksync.errors import ApiError
 from tasksync.jsonutil import escape_token, json_equal
 from tasksync.model import JSON, RemoteTask
 from tasksync.run import Interrupt
+from tasksync.schedules import export as schedule_export
 from tasksync.secrets import is_encrypted
 
 
@@ -78,11 +79,23 @@ async def export(
                     continue  # deleted between the listing and the read
                 raise item.task
             found[item.index] = item.task
-    return render([(k, t) for k, t in zip(keys, found, strict=True) if t is not None], actors)
+    schedules, schedule_actors = await schedule_export.read(
+        client, concurrency=concurrency, interrupt=interrupt
+    )
+    task_keys = {str(i.get("id")): f"{i.get('username')}~{i.get('name')}" for i in listing}
+    return render(
+        [(k, t) for k, t in zip(keys, found, strict=True) if t is not None],
+        actors,
+        schedule_export.entries(schedules, task_keys, schedule_actors),
+    )
 
 
-def render(tasks: Sequence[tuple[str, RemoteTask]], actors: dict[str, str]) -> Export:
-    """The task file for these tasks (pure)."""
+def render(
+    tasks: Sequence[tuple[str, RemoteTask]],
+    actors: dict[str, str],
+    schedules: Sequence[dict[str, Any]] = (),
+) -> Export:
+    """The task file for these tasks and schedule entries (pure)."""
     variables: dict[str, str] = {}
     entries: list[dict[str, Any]] = []
     for key, remote in tasks:
@@ -107,6 +120,8 @@ def render(tasks: Sequence[tuple[str, RemoteTask]], actors: dict[str, str]) -> E
     if defaults:
         doc["defaults"] = defaults
     doc["tasks"] = entries
+    if schedules:
+        doc["schedules"] = [_escape(s) for s in schedules]
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10**9)
     lines = []
     for line in text.splitlines():

@@ -27,10 +27,12 @@ from tasksync import config, engine, targeting
 from tasksync.api import DEFAULT_API_URL, ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import ApiError, TasksyncError
-from tasksync.model import RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
+from tasksync.schedules.apply import apply_schedules
+from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import redact, secret_values
 from tasksync.throttle import RateLimiter, RetryPolicy
 
@@ -157,7 +159,8 @@ class Session:
 
         ``create_missing`` and ``force`` are recorded in the plan, which then predicts what
         applying it does; ``targets``/``match`` select some of the file's tasks (the safety limit
-        counts those); ``show_unmanaged`` lists the account's tasks that the file does not name.
+        counts those, and the schedules are left out); ``show_unmanaged`` lists the account's
+        tasks that the file does not name.
         """
         cfg = (
             source
@@ -188,6 +191,17 @@ class Session:
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
         )
+        targeted = bool(targets) or match is not None
+        if cfg.schedules and not targeted:  # after the tasks: actions may name tasks it creates
+            schedules, spent = await plan_schedules(
+                self.client,
+                cfg.schedules,
+                list(zip(specs, plan.changes, strict=True)),
+                concurrency=self.settings.concurrency,
+                interrupt=self.interrupt,
+            )
+            plan = dataclasses.replace(plan, schedules=schedules)
+            requests += spent
         unmanaged = None
         if show_unmanaged:
             listing = await self.client.all_tasks()  # one request per 1,000 tasks
@@ -231,6 +245,9 @@ class Session:
             progress=self.progress,
             interrupt=self.interrupt,
         )
+        schedules: list[TaskResult] = []
+        if plan.schedules and outcome.fatal is None:  # after the tasks: actions may run them
+            outcome, schedules = await self._apply_schedules(plan, outcome, create_missing)
         error = None
         if outcome.fatal is not None:
             error = "the API refused the token mid-run, so the run stopped: " + redact(
@@ -245,7 +262,35 @@ class Session:
             interrupted=outcome.interrupted,
             error=error,
             source=plan.source,
+            schedules=schedules,
         )
+
+    async def _apply_schedules(
+        self, plan: Plan, tasks: engine.ApplyOutcome, create_missing: bool
+    ) -> tuple[engine.ApplyOutcome, list[TaskResult]]:
+        """The schedules' step of ``apply``: the outcome with their requests, and their results."""
+        stale = dict(plan.schedule_stale)
+        spent = RequestStats()
+        if plan.saved and any(c.action is not Action.NOOP for c in plan.schedules):
+            listed = await self.client.all_schedules()
+            stale = plan.schedule_stale_reasons(listed.value)
+            spent = listed.stats
+        done = await apply_schedules(
+            self.client,
+            plan.schedules,
+            tasks.results,
+            stale=stale,
+            create_missing=create_missing,
+            concurrency=self.settings.concurrency,
+            interrupt=self.interrupt,
+        )
+        outcome = dataclasses.replace(
+            tasks,
+            requests=tasks.requests + spent + done.requests,
+            interrupted=tasks.interrupted or done.interrupted,
+            fatal=done.fatal,
+        )
+        return outcome, done.results
 
     async def plan_and_apply(
         self,

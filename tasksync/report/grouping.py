@@ -9,10 +9,10 @@ group; what is left of each task (its own changes) is shown task by task.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from tasksync.model import FieldChange
+from tasksync.model import Action, FieldChange, TaskChange
 from tasksync.report.valuediff import canonical
 from tasksync.secrets import MASK
 
@@ -72,6 +72,14 @@ def group_changes(
         for indices, changes in by_tasks.items()
     )
     return Grouped(groups, own, shared)
+
+
+def group_updates(changes: Sequence[TaskChange], stale: Mapping[str, str]) -> Grouped:
+    """Group the changes of a plan's updates (tasks or schedules), the stale ones left out: they
+    are shown apart, with why they will not be applied."""
+    return group_changes(
+        [(c.key, c.changes) for c in changes if c.action is Action.UPDATE and c.key not in stale]
+    )
 
 
 def _signature(change: FieldChange) -> tuple[str, str, str, str] | None:

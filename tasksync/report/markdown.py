@@ -1,25 +1,26 @@
 """Plans and reports as Markdown, for a pull-request comment and a job summary, within budget.
 
 A comment holds at most 65,536 characters and a job summary 1 MiB. The Markdown is built block by
-block (errors, shared changes, then each task) and stops before the budget: what does not fit is
-counted in a closing note that says where to see all of it. Blocks past the budget are never
-rendered, so a plan of any size costs little more than what is shown.
+block (errors, shared changes, then each task; then the same for the schedules) and stops before
+the budget: what does not fit is counted in a closing note that says where to see all of it.
+Blocks past the budget are never rendered, so a plan of any size costs little more than what is
+shown.
 """
 
 from __future__ import annotations
 
 import html
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING
 
-from tasksync.model import Action, FieldChange, Status
-from tasksync.report.grouping import Group, group_changes
-from tasksync.report.outcome import Report
-from tasksync.report.predict import name_list, plural, predictions
+from tasksync.model import Action, FieldChange, Status, TaskChange
+from tasksync.report.grouping import Group, group_updates
+from tasksync.report.outcome import Report, totals_of
+from tasksync.report.predict import name_list, predictions
 from tasksync.report.valuediff import field_lines
-from tasksync.text import visible
+from tasksync.text import plural, visible
 
 if TYPE_CHECKING:
     from tasksync.plan import Plan
@@ -102,15 +103,7 @@ def _escape(text: str) -> str:
 
 def plan_markdown(plan: Plan, *, budget: int = COMMENT_BUDGET) -> str:
     """The plan for a pull-request comment: under ``budget`` characters whatever its size."""
-    c = plan.counts
-    head = [
-        "### tasksync plan",
-        "",
-        "| create | update | unchanged | errors |",
-        "|---:|---:|---:|---:|",
-        f"| {c['create']} | {c['update']} | {c['noop']} | {c['error']} |",
-        "",
-    ]
+    head = ["### tasksync plan", "", *_counts_table(plan.counts)]
     for level, sentence in predictions(plan, quote="`"):
         head += [f"> [!{level.upper()}]", f"> {_escape(sentence)}", ""]
     if plan.unmanaged:
@@ -122,7 +115,7 @@ def plan_markdown(plan: Plan, *, budget: int = COMMENT_BUDGET) -> str:
     source = plan.source or "FILE"
 
     def tail(left: Counter[str]) -> str:
-        what = ", ".join(f"{n:,} {_KINDS[k]}" for k, n in left.items())
+        what = ", ".join(_KINDS[k](n) for k, n in left.items())
         return (
             f"> [!NOTE]\n> Not shown: {what}; this plan is too long for a comment. See all of it "
             f"with `tasksync plan {source} --format json`, or in the plan saved with "
@@ -132,23 +125,48 @@ def plan_markdown(plan: Plan, *, budget: int = COMMENT_BUDGET) -> str:
     return fit("\n".join(head) + "\n", _plan_blocks(plan), tail, budget)
 
 
-_KINDS = {"error": "errors", "shared": "shared changes", "task": "tasks' changes"}
+def _counts_table(c: dict[str, int]) -> list[str]:
+    return [
+        "| create | update | unchanged | errors |",
+        "|---:|---:|---:|---:|",
+        f"| {c['create']} | {c['update']} | {c['noop']} | {c['error']} |",
+        "",
+    ]
+
+
+_KINDS: dict[str, Callable[[int], str]] = {
+    "error": lambda n: f"{n:,} errors",
+    "shared": lambda n: f"{n:,} shared changes",
+    "task": lambda n: f"{n:,} tasks' changes",
+    "schedules": lambda n: "the schedules' counts",
+    "schedule-error": lambda n: f"{n:,} schedules' errors",
+    "schedule-shared": lambda n: f"{n:,} changes shared by schedules",
+    "schedule": lambda n: f"{n:,} schedules' changes",
+}
 
 
 def _plan_blocks(plan: Plan) -> Iterator[Block]:
-    updates = [
-        (c.key, c.changes)
-        for c in plan.changes
-        if c.action is Action.UPDATE and c.key not in plan.stale
-    ]
-    grouped = group_changes(updates)
-    for change in plan.changes:
+    yield from _change_blocks(plan.changes, plan.stale, "task")
+    if plan.schedules:
+        section = "#### Schedules\n\n" + "\n".join(_counts_table(plan.schedule_counts)) + "\n"
+        yield "schedules", partial(str, section)
+        yield from _change_blocks(plan.schedules, plan.schedule_stale, "schedule")
+
+
+def _change_blocks(
+    changes: Sequence[TaskChange], stale: Mapping[str, str], noun: str
+) -> Iterator[Block]:
+    """One resource's blocks (``noun``: task or schedule): errors, shared changes, then each
+    changed one with what is its own."""
+    prefix = "" if noun == "task" else f"{noun}-"
+    grouped = group_updates(changes, stale)
+    for change in changes:
         if change.action is Action.ERROR:
             text = f"- :x: `{change.key}`: {_escape(change.error or '')}\n"
-            yield "error", partial(str, text)
+            yield prefix + "error", partial(str, text)
     for group in grouped.groups:
-        yield "shared", partial(_group, group)
-    for change in plan.changes:
+        yield prefix + "shared", partial(_group, group, noun)
+    for change in changes:
         if change.action not in (Action.UPDATE, Action.CREATE):
             continue
         own = grouped.own.get(change.key, change.changes)
@@ -158,16 +176,16 @@ def _plan_blocks(plan: Plan) -> Iterator[Block]:
         verb = "create" if change.action is Action.CREATE else "update"
         summary = f"{verb} {_code(change.key)} ({plural(len(own), 'change')}"
         summary += f", and {shared:,} shared above)" if shared else ")"
-        if change.key in plan.stale:
+        if change.key in stale:
             summary += " (stale)"
-        yield "task", partial(details, summary, own)
+        yield noun, partial(details, summary, own)
 
 
-def _group(group: Group) -> str:
+def _group(group: Group, noun: str) -> str:
     names = name_list(group.keys, GROUP_NAMES, quote="`")
     return (
         f"\n**The same {plural(len(group.changes), 'change')} on "
-        f"{plural(len(group.keys), 'task')}:** {names}\n\n{diff_block(group.changes)}\n"
+        f"{plural(len(group.keys), noun)}:** {names}\n\n{diff_block(group.changes)}\n"
     )
 
 
@@ -188,11 +206,25 @@ def report_markdown(report: Report, *, budget: int = SUMMARY_BUDGET) -> str:
     ]
     if report.error:
         head += [f"**Error:** {_escape(report.error)}", ""]
+    if report.schedules:
+        s = totals_of(report.schedules)
+        head += [
+            "Schedules:",
+            "",
+            "| " + " | ".join(s) + " |",
+            "|" + "---:|" * len(s),
+            "| " + " | ".join(str(n) for n in s.values()) + " |",
+            "",
+        ]
 
     def tail(left: Counter[str]) -> str:
+        parts = [f"{left['task']:,} more tasks"] if left["task"] else []
+        if left["schedule"]:
+            parts.append(plural(left["schedule"], "more schedule", "more schedules"))
+        what = " and ".join(parts)
         return (
-            f"\n- {left['task']:,} more tasks not shown: the summary is too long; the JSON "
-            "report (`--report`) has every task\n"
+            f"\n- {what} not shown: the summary is too long; the JSON report (`--report`) has "
+            "every task\n"
         )
 
     return fit("\n".join(head) + "\n", _report_blocks(report), tail, budget, _utf8)
@@ -200,7 +232,8 @@ def report_markdown(report: Report, *, budget: int = SUMMARY_BUDGET) -> str:
 
 def _report_blocks(report: Report) -> Iterator[Block]:
     not_started = 0
-    for r in report.results:
+    results = [("task", r) for r in report.results]
+    for kind, r in [*results, *(("schedule", r) for r in report.schedules)]:
         if r.status is Status.UNCHANGED:
             continue
         if r.status is Status.SKIPPED and report.interrupted:
@@ -210,9 +243,9 @@ def _report_blocks(report: Report) -> Iterator[Block]:
         text = f"- {summary}: {_escape(r.error)}\n" if r.error else ""
         if r.changes:
             what = f"{summary} ({plural(len(r.changes), 'change')})"
-            yield "task", partial(_with_details, text, what, r.changes)
+            yield kind, partial(_with_details, text, what, r.changes)
         elif text:
-            yield "task", partial(str, text)
+            yield kind, partial(str, text)
     if not_started:
         line = f"- {not_started} more not started: the run was interrupted\n"
         yield "task", partial(str, line)

@@ -33,11 +33,12 @@ class Report:
     interrupted: bool = False
     error: str | None = None
     source: str | None = None
+    schedules: list[TaskResult] = field(default_factory=list)
+    """How each schedule ended (applied after the tasks)."""
 
     @property
     def totals(self) -> dict[str, int]:
-        found = Counter(r.status.value for r in self.results)
-        return {status.value: found.get(status.value, 0) for status in Status}
+        return totals_of(self.results)
 
     @property
     def ok(self) -> bool:
@@ -45,12 +46,21 @@ class Report:
             not self.interrupted
             and self.error is None
             and all(
-                r.status in (Status.UNCHANGED, Status.UPDATED, Status.CREATED) for r in self.results
+                r.status in (Status.UNCHANGED, Status.UPDATED, Status.CREATED)
+                for r in (*self.results, *self.schedules)
             )
         )
 
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit code for this run: 0 when every task converged, 130 when it
+        was interrupted, else 1 (an error, or a task failed, stale or skipped)."""
+        if self.interrupted:
+            return 130
+        return 0 if self.ok else 1
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "formatVersion": REPORT_FORMAT_VERSION,
             "kind": "tasksync-report",
             "command": self.command,
@@ -65,6 +75,16 @@ class Report:
             "totals": self.totals,
             "tasks": [_result_json(r) for r in self.results],
         }
+        if self.schedules:
+            doc["scheduleTotals"] = totals_of(self.schedules)
+            doc["schedules"] = [_result_json(r) for r in self.schedules]
+        return doc
+
+
+def totals_of(results: list[TaskResult]) -> dict[str, int]:
+    """How many of ``results`` ended in each status (every status named, in order)."""
+    found = Counter(r.status.value for r in results)
+    return {status.value: found.get(status.value, 0) for status in Status}
 
 
 def _result_json(result: TaskResult) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from tasksync.text import visible
+from tasksync.text import plural, visible
 
 if TYPE_CHECKING:  # the renderers only read a Plan
     from tasksync.plan import Plan
@@ -23,10 +23,6 @@ def name_list(keys: Sequence[str], limit: int = NAMES, quote: str = "") -> str:
     shown = ", ".join(f"{quote}{visible(k)}{quote}" for k in keys[:limit])
     rest = len(keys) - limit
     return shown + (f" and {rest:,} more" if rest > 0 else "")
-
-
-def plural(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 def predictions(plan: Plan, quote: str = "") -> list[tuple[str, str]]:

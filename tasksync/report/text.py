@@ -1,16 +1,18 @@
-"""Plans and reports as terminal text: one block per changed task, changes shared by several
-tasks shown once, readable value diffs, what ``apply`` would do, and a summary line."""
+"""Plans and reports as terminal text: one block per changed task (then per changed schedule),
+changes shared by several shown once, readable value diffs, what ``apply`` would do, and a summary
+line."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from tasksync.model import Action, FieldChange, Status
-from tasksync.report.grouping import Group, group_changes
-from tasksync.report.outcome import Report
-from tasksync.report.predict import name_list, plural, predictions
+from tasksync.model import Action, FieldChange, Status, TaskChange
+from tasksync.report.grouping import Group, group_updates
+from tasksync.report.outcome import Report, totals_of
+from tasksync.report.predict import name_list, predictions
 from tasksync.report.valuediff import Line, field_lines
-from tasksync.text import visible
+from tasksync.text import plural, visible
 
 if TYPE_CHECKING:  # renderers only read a Plan; the report does not depend on planning
     from tasksync.plan import Plan
@@ -26,13 +28,20 @@ def paint(sign: str, text: str, color: bool) -> str:
 
 
 def plan_summary(plan: Plan) -> str:
-    c = plan.counts
+    parts = _counts(plan.counts)
+    if plan.unmanaged:
+        parts.append(f"{len(plan.unmanaged)} unmanaged")
+    summary = "Plan: " + ", ".join(parts) + "."
+    if plan.schedules:
+        summary += " Schedules: " + ", ".join(_counts(plan.schedule_counts)) + "."
+    return summary
+
+
+def _counts(c: dict[str, int]) -> list[str]:
     parts = [f"{c['create']} to create", f"{c['update']} to update", f"{c['noop']} unchanged"]
     if c["error"]:
         parts.append(f"{c['error']} with errors")
-    if plan.unmanaged:
-        parts.append(f"{len(plan.unmanaged)} unmanaged")
-    return "Plan: " + ", ".join(parts) + "."
+    return parts
 
 
 def lines_of(change: FieldChange, indent: str, color: bool) -> list[str]:
@@ -44,43 +53,17 @@ def _line(line: Line, indent: str, color: bool) -> str:
 
 
 def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
-    """The human diff: shared changes, one block per changed task, what apply would do, and a
-    summary line."""
-    updates = [
-        (c.key, c.changes)
-        for c in plan.changes
-        if c.action is Action.UPDATE and c.key not in plan.stale
-    ]
-    grouped = group_changes(updates)
-    lines: list[str] = []
-    for group in grouped.groups:
-        lines += _group(group, color)
-    for change in plan.changes:
-        if change.action is Action.NOOP:
-            if show_unchanged:
-                lines.append(f"  {change.key}: unchanged")
-            continue
-        if change.action is Action.ERROR:
-            lines.append(paint("!", f"! {change.key}: {visible(change.error or '')}", color))
-            continue
-        own = grouped.own.get(change.key, change.changes)
-        shared = grouped.shared.get(change.key, 0)
-        if shared and not own:
-            continue  # all of it is shown above, with the tasks it applies to
-        sign = "+" if change.action is Action.CREATE else "~"
-        what = "create" if change.action is Action.CREATE else f"update {change.task_id}"
-        stale = plan.stale.get(change.key)
-        head = f"{sign} {change.key} ({what})" + (f"  [stale: {stale}]" if stale else "")
-        if shared:
-            head += f", and {plural(shared, 'shared change')} above"
-        lines.append(paint(sign, head, color))
-        for field_change in own:
-            lines += lines_of(field_change, "    ", color)
+    """The human diff: shared changes, one block per changed task, then the same for the
+    schedules, what apply would do, and a summary line."""
+    lines = _changes(plan.changes, plan.stale, "task", color, show_unchanged)
     if plan.unmanaged:
         lines.append(
             f"  unmanaged: {plural(len(plan.unmanaged), 'task')} of the account that the file "
             f"does not mention: {name_list(plan.unmanaged, 20)}"
         )
+    timed = _changes(plan.schedules, plan.schedule_stale, "schedule", color, show_unchanged)
+    if timed:
+        lines += ["", "Schedules:", *timed] if lines else ["Schedules:", *timed]
     for level, sentence in predictions(plan):
         lines.append(
             paint("!" if level == "warning" else " ", f"{level.upper()}: {sentence}", color)
@@ -91,13 +74,50 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
     return "\n".join(lines)
 
 
-def _group(group: Group, color: bool) -> list[str]:
-    tasks = f"on {plural(len(group.keys), 'task')}: {name_list(group.keys, GROUP_NAMES)}"
+def _changes(
+    changes: Sequence[TaskChange],
+    stale_keys: Mapping[str, str],
+    noun: str,
+    color: bool,
+    show_unchanged: bool,
+) -> list[str]:
+    """The lines of one resource's changes (``noun``: task or schedule): the changes shared by
+    several first, then each changed one with what is its own."""
+    grouped = group_updates(changes, stale_keys)
+    lines: list[str] = []
+    for group in grouped.groups:
+        lines += _group(group, noun, color)
+    for change in changes:
+        if change.action is Action.NOOP:
+            if show_unchanged:
+                lines.append(f"  {change.key}: unchanged")
+            continue
+        if change.action is Action.ERROR:
+            lines.append(paint("!", f"! {change.key}: {visible(change.error or '')}", color))
+            continue
+        own = grouped.own.get(change.key, change.changes)
+        shared = grouped.shared.get(change.key, 0)
+        if shared and not own:
+            continue  # all of it is shown above, with the others it applies to
+        sign = "+" if change.action is Action.CREATE else "~"
+        what = "create" if change.action is Action.CREATE else f"update {change.task_id}"
+        stale = stale_keys.get(change.key)
+        head = f"{sign} {change.key} ({what})" + (f"  [stale: {stale}]" if stale else "")
+        if shared:
+            head += f", and {plural(shared, 'shared change')} above"
+        lines.append(paint(sign, head, color))
+        for field_change in own:
+            lines += lines_of(field_change, "    ", color)
+    return lines
+
+
+def _group(group: Group, noun: str, color: bool) -> list[str]:
+    where = f"on {plural(len(group.keys), noun)}: {name_list(group.keys, GROUP_NAMES)}"
     shown = [field_lines(change) for change in group.changes]
     if len(shown) == 1 and len(shown[0]) == 1:
         line = shown[0][0]
-        return [paint(line.sign, f"{line.sign} {line.text} {tasks}", color)]
-    out = [paint("~", f"~ {plural(len(shown), 'change')} {tasks}", color)]
+        return [paint(line.sign, f"{line.sign} {line.text} {where}", color)]
+    out = [paint("~", f"~ {plural(len(shown), 'change')} {where}", color)]
     for rows in shown:
         out += [_line(line, "    ", color) for line in rows]
     return out
@@ -108,7 +128,7 @@ def report_text(report: Report) -> str:
     parts = [f"{n} {status}" for status, n in t.items() if n]
     duration = (report.ended_at - report.started_at).total_seconds()
     lines = []
-    for r in report.results:
+    for r in (*report.results, *report.schedules):
         if r.status in (Status.FAILED, Status.STALE) or (
             r.status is Status.SKIPPED and not report.interrupted
         ):
@@ -118,9 +138,12 @@ def report_text(report: Report) -> str:
     req = report.requests
     head = (
         f"{report.command.capitalize()}: {', '.join(parts) or 'no tasks'} in {duration:.1f}s "
-        f"({req.get('total', 0)} requests, {req.get('retried', 0)} retried, "
+        f"({plural(req.get('total', 0), 'request')}, {req.get('retried', 0)} retried, "
         f"{req.get('rateLimited', 0)} rate-limited)."
     )
+    if report.schedules:
+        done = [f"{n} {status}" for status, n in totals_of(report.schedules).items() if n]
+        head += f" Schedules: {', '.join(done)}."
     if report.interrupted:
         head += " Interrupted: run again to converge the rest."
     return "\n".join([head, *lines])

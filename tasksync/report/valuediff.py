@@ -25,7 +25,7 @@ from difflib import SequenceMatcher
 from tasksync.jsonutil import escape_token
 from tasksync.model import JSON, ChangeKind, FieldChange
 from tasksync.secrets import MASK
-from tasksync.text import shorten, visible
+from tasksync.text import plural, shorten, visible
 
 WIDTH = 160
 """The most characters of a value shown on one line."""
@@ -77,7 +77,7 @@ def field_lines(change: FieldChange) -> list[Line]:
 def _one_side(sign: str, path: str, value: JSON) -> list[Line]:
     if type(value) is str and "\n" in value:
         rows = value.splitlines()
-        head = Line(sign, f"{path}: (text, {_count(len(rows), 'line')})")
+        head = Line(sign, f"{path}: (text, {plural(len(rows), 'line')})")
         return [head, *(Line(sign, shorten(visible(row), WIDTH), 1) for row in rows)]
     return [Line(sign, f"{path}: {show(value)}")]
 
@@ -244,20 +244,16 @@ def canonical(value: JSON) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}" + ("" if n == 1 else "s")
-
-
 def _lines_count(a: list[str], b: list[str]) -> str:
     if len(a) == len(b):
-        return _count(len(a), "line")
-    return f"{len(a):,} -> {_count(len(b), 'line')}"
+        return plural(len(a), "line")
+    return f"{len(a):,} -> {plural(len(b), 'line')}"
 
 
 def _items_count(a: list[JSON], b: list[JSON]) -> str:
     if len(a) == len(b):
-        return _count(len(a), "item")
-    return f"{len(a):,} -> {_count(len(b), 'item')}"
+        return plural(len(a), "item")
+    return f"{len(a):,} -> {plural(len(b), 'item')}"
 
 
 def sides(lines: list[Line]) -> tuple[list[str], list[str]]:
