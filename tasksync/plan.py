@@ -30,53 +30,13 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
+from tasksync.prediction import Prediction, secrets_sent, skipped_creates
 from tasksync.secrets import seal, unseal
 
 FORMAT_VERSION = 1
 SCHEDULES_FORMAT_VERSION = 2
 """A plan with schedules is saved as version 2, so that a tasksync that knows only tasks refuses
 it instead of silently dropping its schedules. Version 2 only adds keys."""
-
-
-@dataclass(frozen=True, slots=True)
-class SecretSent:
-    """A value from the environment that applying the plan sends (``${VAR}`` named, never shown)."""
-
-    key: str
-    path: str
-    template: str
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """What ``apply`` will do with a plan: whether it refuses it on the safety limit, which
-    creates it skips for want of ``--create-missing``, which secret fields it sends."""
-
-    changed: int
-    total: int
-    safety: Safety
-    over_limit: str | None
-    """Why the plan is over the safety limit, or None."""
-    force: bool
-    skipped_creates: tuple[str, ...]
-    secrets: tuple[SecretSent, ...]
-
-    @property
-    def refuses(self) -> bool:
-        return self.over_limit is not None and not self.force
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "refuses": self.refuses,
-            "overSafetyLimit": self.over_limit is not None,
-            "changed": self.changed,
-            "total": self.total,
-            "force": self.force,
-            "needCreateMissing": list(self.skipped_creates),
-            "secretsSent": [
-                {"key": s.key, "path": s.path, "from": s.template} for s in self.secrets
-            ],
-        }
 
 
 @dataclass(frozen=True)
@@ -156,21 +116,17 @@ class Plan:
 
     def prediction(self) -> Prediction:
         """What ``apply`` does with this plan, given the flags it was planned with."""
-        creates = tuple(c.key for c in self.changes if c.action is Action.CREATE)
-        sent = tuple(
-            SecretSent(c.key, pointer, template)
-            for c in self.to_apply
-            if c.action is Action.UPDATE or self.create_missing
-            for pointer, template in c.secret_refs.items()
-        )
         return Prediction(
             changed=len(self.to_apply),
             total=len(self.changes),
             safety=self.safety,
             over_limit=self.safety_refusal(),
             force=self.force,
-            skipped_creates=() if self.create_missing else creates,
-            secrets=sent,
+            skipped_creates=skipped_creates(self.changes, self.create_missing),
+            secrets=secrets_sent(self.changes, self.create_missing),
+            skipped_schedules=skipped_creates(self.schedules, self.create_missing),
+            schedule_secrets=secrets_sent(self.schedules, self.create_missing),
+            has_schedules=bool(self.schedules),
         )
 
     def stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:

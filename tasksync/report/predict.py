@@ -48,19 +48,20 @@ def predictions(plan: Plan, quote: str = "") -> list[tuple[str, str]]:
                 "ahead.",
             )
         )
-    if p.skipped_creates:
-        n = len(p.skipped_creates)
-        out.append(
-            (
-                "warning",
-                f"apply would skip {plural(n, 'task')} that "
-                f"{'does' if n == 1 else 'do'} not exist "
-                f"({name_list(p.skipped_creates, quote=quote)}): tasks are created only with "
-                "--create-missing (to plan and apply).",
+    for keys, noun in ((p.skipped_creates, "task"), (p.skipped_schedules, "schedule")):
+        if keys:
+            n = len(keys)
+            out.append(
+                (
+                    "warning",
+                    f"apply would skip {plural(n, noun)} that {'does' if n == 1 else 'do'} not "
+                    f"exist ({name_list(keys, quote=quote)}): {noun}s are created only with "
+                    "--create-missing (to plan and apply).",
+                )
             )
-        )
-    if p.secrets:
-        sent = [f"{s.key} {s.path} ({s.template})" for s in p.secrets]
+    sent = [f"{s.key} {s.path} ({s.template})" for s in p.secrets]
+    sent += [f"schedule {s.key} {s.path} ({s.template})" for s in p.schedule_secrets]
+    if sent:
         out.append(
             (
                 "note",
