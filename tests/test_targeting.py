@@ -123,3 +123,23 @@ def test_a_plan_saved_with_the_flags_predicts_and_does_what_apply_does(tmp_path:
             1024
         ]
         assert run_cli("plan", path, "--detailed-exitcode", emu=emu).code == 0
+
+
+def test_a_targeted_run_leaves_the_schedules_out(tmp_path: Path) -> None:
+    with threaded_emulator() as emu:
+        seed(emu, "alpha", options={"memoryMbytes": 1024})
+        text = FILE.split("  - task: janedoe~beta")[0] + (
+            "schedules:\n  - schedule: ~nightly\n    cronExpression: '@daily'\n"
+            "    actions:\n      - task: janedoe~alpha\n"
+        )
+        path = write_file(tmp_path, text)
+        whole = json.loads(run_cli("plan", path, "--format", "json", emu=emu).out)
+        assert [s["key"] for s in whole["schedules"]] == ["~nightly"]
+        emu.clear_requests()
+        one = run_cli("plan", path, "--target", "~alpha", "--format", "json", emu=emu)
+        assert one.code == 0, one.output
+        assert "schedules" not in json.loads(one.out)
+        assert not [r for r in emu.requests if r.path.startswith("/v2/schedules")]
+        applied = run_cli("apply", path, "--yes", "--create-missing", "--match", "alph*", emu=emu)
+        assert applied.code == 0, applied.output
+        assert memory(emu, "alpha") == 2048 and emu.state.schedule_list() == []

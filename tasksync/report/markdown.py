@@ -135,13 +135,15 @@ def _counts_table(c: dict[str, int]) -> list[str]:
 
 
 _KINDS: dict[str, Callable[[int], str]] = {
-    "error": lambda n: f"{n:,} errors",
-    "shared": lambda n: f"{n:,} shared changes",
-    "task": lambda n: f"{n:,} tasks' changes",
+    "error": lambda n: plural(n, "error"),
+    "shared": lambda n: plural(n, "shared change"),
+    "task": lambda n: plural(n, "task's changes", "tasks' changes"),
     "schedules": lambda n: "the schedules' counts",
-    "schedule-error": lambda n: f"{n:,} schedules' errors",
-    "schedule-shared": lambda n: f"{n:,} changes shared by schedules",
-    "schedule": lambda n: f"{n:,} schedules' changes",
+    "schedule-error": lambda n: plural(n, "schedule error"),
+    "schedule-shared": lambda n: plural(
+        n, "change shared by schedules", "changes shared by schedules"
+    ),
+    "schedule": lambda n: plural(n, "schedule's changes", "schedules' changes"),
 }
 
 
