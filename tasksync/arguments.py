@@ -23,7 +23,8 @@ EXIT_CODES = {
     "plan": [
         "0  success (with --detailed-exitcode: and no changes)",
         "1  error (an invalid file, the API, a task in error)",
-        "2  changes present (only with --detailed-exitcode)",
+        "2  changes present, or unmanaged tasks with --show-unmanaged (only with "
+        "--detailed-exitcode)",
         "130  interrupted",
     ],
     "apply": [
@@ -120,6 +121,35 @@ def _add_diff_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_apply_flags(p: argparse.ArgumentParser, recorded: bool = False) -> None:
+    also = " (recorded in the plan, which then says what apply will do)" if recorded else ""
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="override the safety limit (safety.maxChangedFraction)" + also,
+    )
+    p.add_argument(
+        "--create-missing", action="store_true", help="create tasks that do not exist yet" + also
+    )
+
+
+def _add_target_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="REF",
+        help="act only on this task of the file (repeatable; username~name, ~name, a name or an "
+        "ID); the safety limit counts the tasks selected, and schedules are left out",
+    )
+    p.add_argument(
+        "--match",
+        metavar="GLOB",
+        help="act only on the file's tasks whose name or username~name matches this glob "
+        "(with --target: either selects a task)",
+    )
+
+
 def build_parser() -> Parser:
     parser = Parser(
         prog="tasksync",
@@ -180,6 +210,9 @@ def _plan(sub: argparse._SubParsersAction[Parser]) -> None:
             "tasksync plan tasks.yaml --detailed-exitcode",
             "tasksync plan tasks.yaml --format markdown > plan.md",
             "tasksync plan tasks.yaml --out plan.json && tasksync apply plan.json",
+            "tasksync plan tasks.yaml --create-missing --out plan.json   # apply creates them",
+            "tasksync plan tasks.yaml --target ~news-daily --match 'shop-*'",
+            "tasksync plan tasks.yaml --show-unmanaged --detailed-exitcode",
         ],
     )
     p.add_argument("file", help="the task file (YAML)")
@@ -196,6 +229,14 @@ def _plan(sub: argparse._SubParsersAction[Parser]) -> None:
         help="how to show the plan (default text)",
     )
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument(
+        "--show-unmanaged",
+        action="store_true",
+        help="list the account's tasks that the file does not mention (they count as changes "
+        "for --detailed-exitcode)",
+    )
+    _add_apply_flags(p, recorded=True)
+    _add_target_arguments(p)
     _add_api_arguments(p)
     _add_diff_arguments(p)
 
@@ -212,14 +253,13 @@ def _apply(sub: argparse._SubParsersAction[Parser]) -> None:
             "tasksync apply tasks.yaml",
             "tasksync apply plan.json --yes --report report.json",
             "tasksync apply tasks.yaml --yes --create-missing --summary summary.md",
+            "tasksync apply tasks.yaml --target acme~news-daily --target ~shop-eu",
         ],
     )
     p.add_argument("file", help="the task file (YAML), or a plan saved by `plan --out` (.json)")
     p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--force", action="store_true", help="override the safety limits")
-    p.add_argument(
-        "--create-missing", action="store_true", help="create tasks that do not exist yet"
-    )
+    _add_apply_flags(p)
+    _add_target_arguments(p)
     p.add_argument("--report", metavar="FILE", help="write the JSON report to this file")
     p.add_argument("--summary", metavar="FILE", help="write the Markdown summary to this file")
     _add_api_arguments(p)

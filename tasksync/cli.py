@@ -139,7 +139,15 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 
     async def work(interrupt: Interrupt) -> Plan:
         async with _session(args, env, interrupt) as session:
-            return await session.plan(args.file, rotate_secrets=args.rotate_secrets)
+            return await session.plan(
+                args.file,
+                rotate_secrets=args.rotate_secrets,
+                create_missing=args.create_missing,
+                force=args.force,
+                targets=args.target,
+                match=args.match,
+                show_unmanaged=args.show_unmanaged,
+            )
 
     def outputs(the_plan: Plan) -> None:
         # With `--out -` the saved plan is stdout, so the plan for people goes to stderr.
@@ -162,7 +170,7 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
     the_plan = run(work, outputs, stderr=env.stderr)
     if the_plan.has_errors:
         return ExitStatus.ERROR
-    if args.detailed_exitcode and the_plan.has_changes:
+    if args.detailed_exitcode and (the_plan.has_changes or the_plan.unmanaged):
         return ExitStatus.CHANGES
     return ExitStatus.OK
 
@@ -186,6 +194,8 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     check_output_path(args.summary, "--summary")
     _settings(args, env)
     saved = _read_saved_plan(args.file, env)
+    if saved is not None and (args.target or args.match):
+        raise TasksyncError("--target and --match select tasks of a file; a saved plan is whole")
     source = saved if saved is not None else config.load(args.file, environ=env.environ)
 
     async def work(interrupt: Interrupt) -> Report | None:
@@ -198,6 +208,8 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 force=args.force,
                 rotate_secrets=args.rotate_secrets,
                 started_at=began,
+                targets=args.target,
+                match=args.match,
             )
 
     def outputs(result: Report | None) -> None:

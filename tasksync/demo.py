@@ -71,8 +71,8 @@ async def _demo(env: Env, cfg: config.Config) -> int:
         settings = Settings(token=emu.token, api_url=emu.url)
         env.print(f"Emulator running at {emu.url}, seeded with {len(emu.state.tasks())} tasks.")
         async with Session(settings, environ=env.environ) as session:
-            env.print(f"\n$ tasksync plan {cfg.path}")
-            first = await session.plan(cfg)
+            env.print(f"\n$ tasksync plan {cfg.path} --create-missing")
+            first = await session.plan(cfg, create_missing=True)
             env.print(report.plan_text(first, color=env.color))
 
             env.print(f"\n$ tasksync apply {cfg.path} --yes --create-missing")

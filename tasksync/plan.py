@@ -30,6 +30,7 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
+from tasksync.prediction import Prediction, secrets_sent, skipped_creates
 from tasksync.secrets import seal, unseal
 
 FORMAT_VERSION = 1
@@ -57,6 +58,12 @@ class Plan:
     user_id: str | None = None
     username: str | None = None
     """Where the plan was made: a saved plan applies only there (``raise_if_elsewhere``)."""
+    create_missing: bool = False
+    """Planned with ``--create-missing``: applying it creates the missing tasks."""
+    force: bool = False
+    """Planned with ``--force``: applying it overrides the safety limit."""
+    unmanaged: tuple[str, ...] | None = None
+    """The account's tasks that the file does not mention (only with ``--show-unmanaged``)."""
 
     @property
     def counts(self) -> dict[str, int]:
@@ -82,24 +89,48 @@ class Plan:
     def has_errors(self) -> bool:
         return any(c.action is Action.ERROR for c in (*self.changes, *self.schedules))
 
-    def raise_if_unsafe(self, force: bool = False) -> None:
-        """Refuse a plan that would change too large a share of the tasks, or of the schedules,
-        at once (each counted on its own)."""
-        if not force:
-            self._check_share(self.changes, "tasks")
-            self._check_share(self.schedules, "schedules")
+    def safety_refusal(self) -> str | None:
+        """Why ``apply`` refuses this plan on the safety limit (``--force`` aside), or None. The
+        tasks and the schedules are each counted on their own."""
+        return self._share_refusal(self.changes, "tasks") or self._share_refusal(
+            self.schedules, "schedules"
+        )
 
-    def _check_share(self, changes: Sequence[TaskChange], what: str) -> None:
+    def _share_refusal(self, changes: Sequence[TaskChange], what: str) -> str | None:
         total = len(changes)
         changed = sum(c.action in (Action.UPDATE, Action.CREATE) for c in changes)
         limit = self.safety.max_changed_fraction
         if total < self.safety.min_tasks or total == 0 or changed / total <= limit:
-            return
-        raise UnsafePlanError(
+            return None
+        return (
             f"the plan changes {changed} of {total} {what} ({changed / total:.0%}), more than the "
             f"safety limit of {limit:.0%} (safety.maxChangedFraction, checked from "
-            f"{self.safety.min_tasks} tasks on). Review the plan; if it is intended, run again "
-            "with --force or raise the limit in the file."
+            f"{self.safety.min_tasks} tasks on)"
+        )
+
+    def raise_if_unsafe(self, force: bool = False) -> None:
+        """Refuse a plan that would change too large a share of the tasks, or of the schedules,
+        at once."""
+        reason = None if force else self.safety_refusal()
+        if reason is not None:
+            raise UnsafePlanError(
+                f"{reason}. Review the plan; if it is intended, run again with --force or raise "
+                "the limit in the file."
+            )
+
+    def prediction(self) -> Prediction:
+        """What ``apply`` does with this plan, given the flags it was planned with."""
+        return Prediction(
+            changed=len(self.to_apply),
+            total=len(self.changes),
+            safety=self.safety,
+            over_limit=self.safety_refusal(),
+            force=self.force,
+            skipped_creates=skipped_creates(self.changes, self.create_missing),
+            secrets=secrets_sent(self.changes, self.create_missing),
+            skipped_schedules=skipped_creates(self.schedules, self.create_missing),
+            schedule_secrets=secrets_sent(self.schedules, self.create_missing),
+            has_schedules=bool(self.schedules),
         )
 
     def raise_if_elsewhere(self, api_url: str, user_id: str, username: str) -> None:
@@ -142,8 +173,13 @@ class Plan:
                 "minTasks": self.safety.min_tasks,
             },
             "counts": self.counts,
+            "createMissing": self.create_missing,
+            "force": self.force,
+            "apply": self.prediction().to_json(),
             "tasks": tasks,
         }
+        if self.unmanaged is not None:
+            doc["unmanaged"] = list(self.unmanaged)
         if self.schedules:
             doc["scheduleCounts"] = self.schedule_counts
             doc["schedules"] = [
@@ -205,6 +241,8 @@ class Plan:
             safety=safety,
             stale=stale,
             saved=True,
+            create_missing=doc.get("createMissing") is True,
+            force=doc.get("force") is True,
             schedules=tuple(schedules),
             schedule_stale=schedule_stale,
             api_url=_text(doc.get("apiUrl")),

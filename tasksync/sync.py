@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Self
 
-from tasksync import config, engine
+from tasksync import config, engine, targeting
 from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import (
@@ -134,15 +134,31 @@ class Session:
 
     # -- the steps -------------------------------------------------------------------------------
 
-    async def plan(self, source: Source, *, rotate_secrets: bool = False) -> Plan:
-        """Load the file (unless given a loaded Config), read the live tasks, and diff them."""
+    async def plan(
+        self,
+        source: Source,
+        *,
+        rotate_secrets: bool = False,
+        create_missing: bool = False,
+        force: bool = False,
+        targets: Sequence[str] = (),
+        match: str | None = None,
+        show_unmanaged: bool = False,
+    ) -> Plan:
+        """Load the file (unless given a loaded Config), read the live tasks, and diff them.
+
+        ``create_missing`` and ``force`` are recorded in the plan, which then predicts what
+        applying it does; ``targets``/``match`` select some of the file's tasks (the safety limit
+        counts those, and the schedules are left out); ``show_unmanaged`` lists the account's
+        tasks that the file does not name.
+        """
         cfg = (
             source
             if isinstance(source, config.Config)
             else config.load(source, environ=self.environ)
         )
+        specs = targeting.select(cfg.tasks, targets, match)  # a selector's mistake sends nothing
         account = await self.check()
-        specs = cfg.tasks
         changes: list[TaskChange | None] = [None] * len(specs)
         remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
         async with engine.refresh(
@@ -164,7 +180,8 @@ class Session:
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
         )
-        if cfg.schedules:  # after the tasks: actions may name tasks this plan creates
+        targeted = bool(targets) or match is not None
+        if cfg.schedules and not targeted:  # after the tasks: actions may name tasks it creates
             schedules, spent = await plan_schedules(
                 self.client,
                 cfg.schedules,
@@ -174,9 +191,17 @@ class Session:
             )
             plan = dataclasses.replace(plan, schedules=schedules)
             self._unbilled += spent
+        unmanaged = None
+        if show_unmanaged:
+            listing = await self.client.all_tasks()  # one request per 1,000 tasks
+            unmanaged = tuple(targeting.unmanaged(listing.value, cfg.tasks))
+            self._unbilled += listing.stats
         return dataclasses.replace(
             plan,
             requests=self._bill(),
+            create_missing=create_missing,
+            force=force,
+            unmanaged=unmanaged,
             api_url=self.client.base_url,
             user_id=account.user_id,
             username=account.username,
@@ -190,7 +215,10 @@ class Session:
         force: bool = False,
     ) -> Report:
         """Apply a plan. Refuses one over the safety limit unless ``force``; creates missing
-        tasks only with ``create_missing``; skips the tasks of a saved plan that moved since."""
+        tasks only with ``create_missing``; skips the tasks of a saved plan that moved since.
+        The flags a plan was made with count as given."""
+        force = force or plan.force
+        create_missing = create_missing or plan.create_missing
         if not force:
             plan.raise_if_unsafe()
         began = now()
@@ -269,6 +297,8 @@ class Session:
         force: bool = False,
         rotate_secrets: bool = False,
         started_at: datetime | None = None,
+        targets: Sequence[str] = (),
+        match: str | None = None,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
         it changes anything, and apply it. None when the confirmation was refused.
@@ -286,12 +316,19 @@ class Session:
         plan = source if isinstance(source, Plan) else None
         try:
             if cfg is not None:
-                plan = await self.plan(cfg, rotate_secrets=rotate_secrets)
+                plan = await self.plan(
+                    cfg,
+                    rotate_secrets=rotate_secrets,
+                    create_missing=create_missing,
+                    force=force,
+                    targets=targets,
+                    match=match,
+                )
             assert plan is not None
             if show is not None:
                 show(plan)
             if plan.has_changes:
-                if not force:
+                if not (force or plan.force):
                     plan.raise_if_unsafe()
                 if confirm is not None and not await confirm(plan):
                     return None

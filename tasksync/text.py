@@ -33,5 +33,6 @@ def _escape(char: str) -> str:
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:
-    """``1 change``, ``2 changes``; ``many`` for a plural that is not ``word + "s"``."""
-    return f"{count} {word if count == 1 else (many or word + 's')}"
+    """``1 change``, ``2 changes``, ``1,000 tasks``; ``many`` for a plural that is not
+    ``word + "s"``."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"

@@ -23,7 +23,11 @@ def test_demo_plans_applies_and_converges(tmp_path: Path, monkeypatch: pytest.Mo
     out = result.out
     assert out.startswith("Emulator running at http://127.0.0.1:")
     commands = re.findall(r"^\$ tasksync (\w+) .*tasks\.example\.yaml(.*)$", out, re.M)
-    assert commands == [("plan", ""), ("apply", " --yes --create-missing"), ("plan", "")]
+    assert commands == [
+        ("plan", " --create-missing"),
+        ("apply", " --yes --create-missing"),
+        ("plan", ""),
+    ]
     (first, second) = [tuple(map(int, m)) for m in PLAN.findall(out)]
     (applied,) = [tuple(map(int, m)) for m in APPLY.findall(out)]
     create, update, unchanged = first
