@@ -79,7 +79,12 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 
     async def work(interrupt: Interrupt) -> Plan:
         async with _session(args, env, interrupt) as session:
-            return await session.plan(args.file, rotate_secrets=args.rotate_secrets)
+            return await session.plan(
+                args.file,
+                rotate_secrets=args.rotate_secrets,
+                check_inputs=args.input_schema,
+                check_all_inputs=args.check_all_inputs,
+            )
 
     def outputs(the_plan: Plan) -> None:
         if args.format == "json":
@@ -116,6 +121,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 create_missing=args.create_missing,
                 force=args.force,
                 rotate_secrets=args.rotate_secrets,
+                check_inputs=args.input_schema,
             )
 
     def outputs(result: Report | None) -> None:
@@ -225,6 +231,12 @@ def _add_diff_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send secret input values even when the API only shows them encrypted",
     )
+    p.add_argument(
+        "--no-input-schema",
+        dest="input_schema",
+        action="store_false",
+        help="do not check inputs against the Actors' input schemas",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,6 +255,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="save the plan as JSON, for `tasksync apply PLAN.json`")
     p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
     p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
+    p.add_argument(
+        "--check-all-inputs",
+        action="store_true",
+        help="check the inputs of unchanged tasks against their input schemas too",
+    )
     _add_api_arguments(p)
     _add_diff_arguments(p)
     p.set_defaults(run=_cmd_plan)

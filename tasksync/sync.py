@@ -23,7 +23,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Self
 
-from tasksync import config, engine
+from tasksync import config, engine, inputcheck
+from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import DEFAULT_API_URL, ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import ApiError, TasksyncError
@@ -142,8 +143,19 @@ class Session:
 
     # -- the steps -------------------------------------------------------------------------------
 
-    async def plan(self, source: Source, *, rotate_secrets: bool = False) -> Plan:
-        """Load the file (unless given a loaded Config), read the live tasks, and diff them."""
+    async def plan(
+        self,
+        source: Source,
+        *,
+        rotate_secrets: bool = False,
+        check_inputs: bool = True,
+        check_all_inputs: bool = False,
+    ) -> Plan:
+        """Load the file (unless given a loaded Config), read the live tasks, and diff them.
+
+        With ``check_inputs``, the input of every task to be written (of every task, with
+        ``check_all_inputs``) is checked against its Actor build's input schema
+        (``inputcheck``); a refused input makes that task a plan error."""
         cfg = (
             source
             if isinstance(source, config.Config)
@@ -166,13 +178,19 @@ class Session:
                 changes[i] = plan_task(specs[i], item.task, rotate_secrets=rotate_secrets)
                 requests += item.requests
         # refresh returned: every task was read and diffed
+        found_remotes = [r for r in remotes if r is not None]
         plan = make_plan(
             specs,
-            [r for r in remotes if r is not None],
+            found_remotes,
             source=str(cfg.path),
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
         )
+        if check_inputs:
+            found = inputcheck.targets(plan, specs, found_remotes, check_all=check_all_inputs)
+            schemas = OnlineSchemas(self.client, concurrency=self.settings.concurrency)
+            requests += await schemas.load(t.key for t in found)
+            plan = inputcheck.check_plan(plan, specs, found, schemas.get)
         return dataclasses.replace(plan, requests=requests)
 
     async def apply(
@@ -227,6 +245,7 @@ class Session:
         create_missing: bool = False,
         force: bool = False,
         rotate_secrets: bool = False,
+        check_inputs: bool = True,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
         it changes anything, and apply it. None when the confirmation was refused."""
@@ -240,7 +259,9 @@ class Session:
                 else config.load(source, environ=self.environ)
             )
             try:
-                plan = await self.plan(cfg, rotate_secrets=rotate_secrets)
+                plan = await self.plan(
+                    cfg, rotate_secrets=rotate_secrets, check_inputs=check_inputs
+                )
             except Interrupted:
                 return self._not_started(cfg, began)
         if show is not None:
@@ -275,10 +296,17 @@ async def plan(
     settings: Settings,
     environ: Mapping[str, str] | None = None,
     rotate_secrets: bool = False,
+    check_inputs: bool = True,
+    check_all_inputs: bool = False,
 ) -> Plan:
     """``Session.plan`` in a session of its own."""
     async with Session(settings, environ=environ) as session:
-        return await session.plan(source, rotate_secrets=rotate_secrets)
+        return await session.plan(
+            source,
+            rotate_secrets=rotate_secrets,
+            check_inputs=check_inputs,
+            check_all_inputs=check_all_inputs,
+        )
 
 
 async def apply(
