@@ -47,16 +47,21 @@ _SEED_KEYS = {
 
 
 def seed_defaults(users: Users, actors: Actors, tokens: MutableMapping[str, str]) -> None:
-    """Two users (``janedoe``, ``otheruser``), the store's owner and Actors, and ``my-actor``.
+    """Two users (``janedoe``, ``otheruser``), the store's owner and Actors, and ``my-actor``;
+    each Actor has builds tagged ``latest`` and ``beta``, without input schemas.
 
     A user's token comes from ``tokens`` and, when it has none yet, is drawn and kept there, so
     a reset gives every default user its former token back.
     """
     for username in (DEFAULT_USERNAME, OTHER_USERNAME, STORE_USERNAME):
         users.add(username, tokens.setdefault(username, new_token()))
-    for name, keys in STORE_ACTORS:
+    added = [
         actors.add(STORE_USERNAME, name, secret_input_keys=keys, is_public=True)
-    actors.add(DEFAULT_USERNAME, "my-actor", secret_input_keys=("apiKey", "password"))
+        for name, keys in STORE_ACTORS
+    ]
+    added.append(actors.add(DEFAULT_USERNAME, "my-actor", secret_input_keys=("apiKey", "password")))
+    for actor in added:
+        actors.add_build(actor, "beta")
 
 
 def load_seed(doc: JSON, users: Users, actors: Actors, tasks: ActorTasks) -> dict[str, int]:
