@@ -16,7 +16,7 @@ from enum import IntEnum
 
 from tasksync import config, report
 from tasksync.console import Env, write_atomic
-from tasksync.errors import PlanFileError, TasksyncError
+from tasksync.errors import ConfigError, PlanFileError, TasksyncError
 from tasksync.plan import Plan
 from tasksync.report import Report
 from tasksync.run import Interrupt, Interrupted, run
@@ -39,8 +39,20 @@ def _cmd_validate(args: argparse.Namespace, env: Env) -> int:
     from tasksync import config
 
     cfg = config.load(args.file, environ=env.environ)
+    from tasksync import inputcheck
+
+    problems = inputcheck.check_offline(args.file, env.environ, dict(args.input_schemas or []))
+    if problems:
+        raise ConfigError(problems)
     env.print(f"{args.file}: valid, {len(cfg.tasks)} task{'s' if len(cfg.tasks) != 1 else ''}")
     return ExitStatus.OK
+
+
+def _actor_schema(text: str) -> tuple[str, str]:
+    actor, sep, path = text.partition("=")
+    if not sep or not actor or not path:
+        raise argparse.ArgumentTypeError(f"expected ACTOR=PATH, got {text!r}")
+    return actor, path
 
 
 def _cmd_schema(args: argparse.Namespace, env: Env) -> int:
@@ -248,6 +260,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check a task file offline")
     p.add_argument("file", help="the task file (YAML)")
+    p.add_argument(
+        "--input-schema",
+        dest="input_schemas",
+        action="append",
+        type=_actor_schema,
+        metavar="ACTOR=PATH",
+        help="check the inputs of the tasks of ACTOR against this input schema file (repeatable)",
+    )
     p.set_defaults(run=_cmd_validate)
 
     p = sub.add_parser("plan", help="show what apply would change (the dry run; writes nothing)")

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
+from tasksync import config
 from tasksync.actorschemas import BuildKey, LocalSchemas, Unavailable
 from tasksync.config import yamlread
 from tasksync.errors import ApiError, Problem
-from tasksync.inputschema import InputSchema, Violation
+from tasksync.inputschema import UNSET, InputSchema, Violation
 from tasksync.jsonutil import escape_token, pointer_tokens
 from tasksync.model import JSON, Action, FieldChange, Location, RemoteTask, TaskChange, TaskSpec
 from tasksync.plan import Plan
@@ -226,3 +227,38 @@ def check_config(file: str, specs: Sequence[TaskSpec], schemas: LocalSchemas) ->
             path = f"{spec.key}: input{v.pointer.replace('/', '.')}"
             problems.append(Problem(file, line, column, path, v.message))
     return problems
+
+
+class _UnsetAsPresent(Mapping[str, str]):
+    """The environment, where an unset variable reads as ``UNSET`` (a string of unknown
+    content): offline, a secret that cannot be seen still counts as present."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def __getitem__(self, name: str) -> str:
+        return self._environ.get(name, UNSET)
+
+    def get(self, name: str, default: object = None) -> str:
+        return self._environ.get(name, UNSET)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._environ)
+
+    def __len__(self) -> int:
+        return len(self._environ)
+
+
+def check_offline(
+    file: str, environ: Mapping[str, str], extra: Mapping[str, str] | None = None
+) -> list[Problem]:
+    """Offline: the file's inputs against the schemas its ``actors:`` section names (paths
+    relative to the file) and ``extra`` ones (``--input-schema ACTOR=PATH``, relative to the
+    current folder, winning over the file's). Unset ``${VAR}``s count as present strings."""
+    cfg = config.load(file, environ=_UnsetAsPresent(environ))
+    folder = os.path.dirname(file)
+    files = {ref: os.path.join(folder, path) for ref, path in cfg.actors.items()}
+    files.update(extra or {})
+    if not files:
+        return []
+    return check_config(cfg.path, cfg.tasks, LocalSchemas.read(files))
