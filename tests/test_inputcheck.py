@@ -136,7 +136,8 @@ def test_two_builds_two_schemas_and_the_task_current_build(emu: Emulator, tmp_pa
 
 def test_schemas_are_fetched_once_per_actor_and_build(emu: Emulator, tmp_path: Path) -> None:
     entries = "".join(
-        f"  - task: janedoe~tsk{i}\n    actor: janedoe~crawler\n    input: {{startUrls: [{{url: u}}]}}\n"
+        f"  - task: janedoe~tsk{i}\n    actor: janedoe~crawler\n"
+        "    input: {startUrls: [{url: u}]}\n"
         for i in range(12)
     )
     result = plan(
