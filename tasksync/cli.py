@@ -212,6 +212,8 @@ def _cmd_export(args: argparse.Namespace, env: Env) -> int:
             env.stderr.write(f"Wrote {result.tasks} tasks to {args.output}.\n")
         else:
             env.stdout.write(result.text)
+        for warning in result.warnings:
+            env.stderr.write(f"warning: {warning}\n")
         if result.variables:
             env.stderr.write(
                 "The file refers to encrypted secrets through these environment variables; set "

@@ -3,8 +3,11 @@
 The file is exact (planning it right away shows no changes) and stable (exporting twice without
 changes gives the same bytes): tasks are sorted by key, values keep the API's order, and a value is
 hoisted into ``defaults`` only when every exported task has exactly that value. Encrypted secrets
-are written as ``${VAR}`` placeholders with a comment naming the task and field, never in clear;
-literal ``${`` in strings is escaped as ``$${`` so that loading the file gives back the same text.
+are written as ``${VAR}`` placeholders with a comment naming the task and field, never in clear,
+and so is every field that the Actor build's input schema marks ``isSecret`` even when the account
+stores it as a literal (the file plans with no changes once the variables hold those values);
+input keys that look like credentials but are not marked secret are warned about. Literal ``${``
+in strings is escaped as ``$${`` so that loading the file gives back the same text.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any
 
 import yaml
 
+from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback, refresh
 from tasksync.errors import ApiError
+from tasksync.inputschema import InputSchema
 from tasksync.jsonutil import escape_token, json_equal
 from tasksync.model import JSON, RemoteTask
 from tasksync.run import Interrupt
@@ -32,6 +37,13 @@ class Export:
     tasks: int
     variables: dict[str, str] = field(default_factory=dict)
     """Environment variables the file needs -> which task field each stands for."""
+    warnings: list[str] = field(default_factory=list)
+    """Input keys that look like credentials but are not marked secret, one line each."""
+
+
+_CREDENTIAL = re.compile(
+    r"(?i)(token|api[_-]?key|password|passwd|secret|credential|auth|private[_-]?key|cookie)"
+)
 
 
 def select(items: Sequence[dict[str, JSON]], match: str | None, actor: str | None) -> list[str]:
@@ -78,12 +90,40 @@ async def export(
                     continue  # deleted between the listing and the read
                 raise item.task
             found[item.index] = item.task
-    return render([(k, t) for k, t in zip(keys, found, strict=True) if t is not None], actors)
+    tasks = [(k, t) for k, t in zip(keys, found, strict=True) if t is not None]
+    return render(tasks, actors, await _secret_keys(client, tasks, concurrency))
 
 
-def render(tasks: Sequence[tuple[str, RemoteTask]], actors: dict[str, str]) -> Export:
-    """The task file for these tasks (pure)."""
+async def _secret_keys(
+    client: ApifyClient, tasks: Sequence[tuple[str, RemoteTask]], concurrency: int
+) -> dict[str, tuple[str, ...]]:
+    """Task key -> the input keys its Actor build's schema marks ``isSecret`` (two requests per
+    distinct Actor and build; a schema that cannot be read marks nothing)."""
+    schemas = OnlineSchemas(client, concurrency=concurrency)
+    wanted = {key: (str(t.data.get("actId")), _build(t)) for key, t in tasks}
+    await schemas.load(wanted.values())
+    found = {}
+    for key, build_key in wanted.items():
+        schema = schemas.get(build_key)
+        if isinstance(schema, InputSchema) and schema.secret_keys:
+            found[key] = schema.secret_keys
+    return found
+
+
+def _build(task: RemoteTask) -> str | None:
+    options = task.data.get("options")
+    build = options.get("build") if isinstance(options, dict) else None
+    return build if isinstance(build, str) and build else None
+
+
+def render(
+    tasks: Sequence[tuple[str, RemoteTask]],
+    actors: dict[str, str],
+    secret_keys: dict[str, tuple[str, ...]] | None = None,
+) -> Export:
+    """The task file for these tasks (pure); ``secret_keys``: task key -> ``isSecret`` keys."""
     variables: dict[str, str] = {}
+    warnings: list[str] = []
     entries: list[dict[str, Any]] = []
     for key, remote in tasks:
         data = remote.data
@@ -99,6 +139,9 @@ def render(tasks: Sequence[tuple[str, RemoteTask]], actors: dict[str, str]) -> E
             entry["options"] = _escape(options)
         task_input = data.get("input")
         if isinstance(task_input, dict):
+            secret = (secret_keys or {}).get(key, ())
+            warnings += _credentials(key, task_input, secret)
+            task_input = {k: _Literal(v) if k in secret else v for k, v in task_input.items()}
             entry["input"] = _placeholders(_escape(task_input), key, "/input", variables)
         entries.append(entry)
 
@@ -120,7 +163,27 @@ def render(tasks: Sequence[tuple[str, RemoteTask]], actors: dict[str, str]) -> E
     )
     if variables:
         header += "# Needs these environment variables: " + ", ".join(sorted(variables)) + "\n"
-    return Export(header + "\n".join(lines) + "\n", len(entries), variables)
+    return Export(header + "\n".join(lines) + "\n", len(entries), variables, warnings)
+
+
+class _Literal:
+    """A secret field's value stored in clear: exported as a placeholder all the same."""
+
+    def __init__(self, value: JSON) -> None:
+        self.value = value
+
+
+def _credentials(key: str, task_input: dict[str, JSON], secret: tuple[str, ...]) -> list[str]:
+    return [
+        f"{key} /input/{escape_token(k)} looks like a credential, but the Actor's input schema "
+        "does not mark it secret (isSecret), so Apify stores it in clear"
+        for k, v in task_input.items()
+        if k not in secret
+        and _CREDENTIAL.search(k)
+        and isinstance(v, str)
+        and v
+        and not is_encrypted(v)
+    ]
 
 
 def _hoist(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -150,6 +213,8 @@ def _hoist(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _escape(value: JSON) -> JSON:
+    if isinstance(value, _Literal):
+        return value
     if isinstance(value, str):
         return value.replace("${", "$${")
     if isinstance(value, dict):
@@ -160,7 +225,9 @@ def _escape(value: JSON) -> JSON:
 
 
 def _placeholders(value: JSON, key: str, path: str, variables: dict[str, str]) -> JSON:
-    if is_encrypted(value):
+    if isinstance(value, _Literal) and is_encrypted(value.value):
+        value = value.value
+    if isinstance(value, _Literal) or is_encrypted(value):
         name = _var_name(key, path, variables)
         variables[name] = f"{key} {path}"
         return "${" + name + "}"
