@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -292,19 +292,29 @@ class ApifyClient:
     ) -> Reply[dict[str, JSON]]:
         """Create a task; after an ambiguous failure, find it by ``lookup_ref`` before retrying,
         so that no duplicate is ever created."""
+        return await self._create("/v2/actor-tasks", payload, self.get_task, lookup_ref, _task)
+
+    async def _create(
+        self,
+        path: str,
+        payload: Mapping[str, JSON],
+        lookup: Callable[[str], Awaitable[Reply[dict[str, JSON]]]],
+        lookup_ref: str,
+        check: Callable[[JSON, str], dict[str, JSON]],
+    ) -> Reply[dict[str, JSON]]:
+        """POST a resource that is looked up with ``lookup(lookup_ref)`` after an ambiguous
+        failure, and created again only when it is not there."""
         spent = RequestStats()
         tries = 0
         while True:
             tries += 1
             try:
-                reply = await self.request(
-                    "POST", "/v2/actor-tasks", body=payload, idempotent=False
-                )
-                return Reply(_task(reply.value, "POST /v2/actor-tasks"), spent + reply.stats)
+                reply = await self.request("POST", path, body=payload, idempotent=False)
+                return Reply(check(reply.value, "POST " + path), spent + reply.stats)
             except (TransportError, ServerError, ConflictError) as exc:
                 spent += exc.stats
                 try:
-                    found = await self.get_task(lookup_ref)
+                    found = await lookup(lookup_ref)
                     return Reply(found.value, spent + found.stats)
                 except NotFoundError as missing:
                     spent += missing.stats
@@ -334,6 +344,50 @@ class ApifyClient:
             total = page.value.get("total")
             if not batch or (isinstance(total, int) and len(items) >= total):
                 return Reply(items, spent)
+
+    # -- schedules and Actors (what schedules need) --------------------------------------------
+
+    async def get_schedule(self, ref: str) -> Reply[dict[str, JSON]]:
+        path = "/v2/schedules/" + quote(ref, safe="~")
+        reply = await self.request("GET", path)
+        return Reply(_schedule(reply.value, "GET " + path), reply.stats)
+
+    async def update_schedule(
+        self, schedule_id: str, payload: Mapping[str, JSON]
+    ) -> Reply[dict[str, JSON]]:
+        path = "/v2/schedules/" + quote(schedule_id, safe="~")
+        reply = await self.request("PUT", path, body=payload)
+        return Reply(_schedule(reply.value, "PUT " + path), reply.stats)
+
+    async def create_schedule(
+        self, payload: Mapping[str, JSON], lookup_ref: str
+    ) -> Reply[dict[str, JSON]]:
+        """Create a schedule, never twice (as ``create_task``)."""
+        return await self._create(
+            "/v2/schedules", payload, self.get_schedule, lookup_ref, _schedule
+        )
+
+    async def all_schedules(self) -> Reply[list[dict[str, JSON]]]:
+        """Every schedule of the account (list items), one request per 1,000."""
+        items: list[dict[str, JSON]] = []
+        spent = RequestStats()
+        while True:
+            params = {"offset": str(len(items)), "limit": str(LIST_PAGE_LIMIT)}
+            reply = await self.request("GET", "/v2/schedules", params=params)
+            spent += reply.stats
+            page = _data(reply.value, "list schedules")
+            batch = page.get("items")
+            if not isinstance(batch, list) or not all(isinstance(i, dict) for i in batch):
+                raise TransportError("list schedules: the answer has no `items` list")
+            items.extend(batch)
+            total = page.get("total")
+            if not batch or (isinstance(total, int) and len(items) >= total):
+                return Reply(items, spent)
+
+    async def get_actor(self, ref: str) -> Reply[dict[str, JSON]]:
+        path = "/v2/actors/" + quote(ref.replace("/", "~", 1), safe="~")
+        reply = await self.request("GET", path)
+        return Reply(_resource(reply.value, "GET " + path), reply.stats)
 
     async def me(self) -> Reply[dict[str, JSON]]:
         reply = await self.request("GET", "/v2/users/me")
@@ -394,6 +448,24 @@ def _task(body: JSON, what: str) -> dict[str, JSON]:
     if wrong:
         raise TransportError(f"{what}: the task in the answer is malformed: {', '.join(wrong)}")
     return task
+
+
+def _resource(body: JSON, what: str) -> dict[str, JSON]:
+    """An answer's object, which must at least have an ``id``."""
+    data = _data(body, what)
+    if not isinstance(data.get("id"), str) or not data["id"]:
+        raise TransportError(f"{what}: the object in the answer has no `id`")
+    return data
+
+
+def _schedule(body: JSON, what: str) -> dict[str, JSON]:
+    """The schedule of an answer, checked enough that planning and verifying can rely on it."""
+    data = _resource(body, what)
+    if not isinstance(data.get("modifiedAt"), str):
+        raise TransportError(f"{what}: the schedule in the answer has no `modifiedAt`")
+    if not isinstance(data.get("actions", []), list):
+        raise TransportError(f"{what}: the schedule's `actions` is not a list")
+    return data
 
 
 def _kind(value: JSON) -> str:

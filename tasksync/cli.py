@@ -2,25 +2,32 @@
 
 ``main(argv, env)`` takes an injectable environment (streams, variables, whether stdout is a
 terminal) so tests run the command line in-process and read what it printed. Errors that are the
-user's (a bad file, a revoked token) are printed as one paragraph, never as a traceback.
+user's (a bad file, a revoked token, an output folder that does not exist) are printed as one
+paragraph, never as a traceback; output paths are checked before any request is sent. Under
+GitHub Actions, errors are also printed as ``::error`` annotations on stderr. The grammar (every
+option, example and exit code) is in ``arguments``.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
 
 from tasksync import config, report
-from tasksync.console import Env, write_atomic
+from tasksync.arguments import build_parser, unknown_arguments_message
+from tasksync.console import STDOUT, Env, check_output_path, write_output
 from tasksync.errors import ConfigError, PlanFileError, TasksyncError
+from tasksync.model import Action
 from tasksync.plan import Plan
 from tasksync.report import Report
 from tasksync.run import Interrupt, Interrupted, run
 from tasksync.sync import Session, Settings
+from tasksync.text import plural
 
 __all__ = ["Env", "ExitStatus", "build_parser", "main", "run_console"]
 
@@ -35,32 +42,58 @@ class ExitStatus(IntEnum):
 Command = Callable[[argparse.Namespace, Env], int]
 
 
+def _under_actions(env: Env) -> bool:
+    return env.environ.get("GITHUB_ACTIONS") == "true"
+
+
 def _cmd_validate(args: argparse.Namespace, env: Env) -> int:
-    from tasksync import config
+    from tasksync.github.annotations import problem_annotation
+    from tasksync.github.validate import validate_files, validation_lines
 
-    cfg = config.load(args.file, environ=env.environ)
-    from tasksync import inputcheck
-
-    problems = inputcheck.check_offline(args.file, env.environ, dict(args.input_schemas or []))
-    if problems:
-        raise ConfigError(problems)
-    env.print(f"{args.file}: valid, {len(cfg.tasks)} task{'s' if len(cfg.tasks) != 1 else ''}")
-    return ExitStatus.OK
-
-
-def _actor_schema(text: str) -> tuple[str, str]:
-    actor, sep, path = text.partition("=")
-    if not sep or not actor or not path:
-        raise argparse.ArgumentTypeError(f"expected ACTOR=PATH, got {text!r}")
-    return actor, path
+    github = (
+        args.format == "github" if args.format else _under_actions(env) and not env.stdout_isatty
+    )
+    results = validate_files(args.files, env.environ, input_schemas=dict(args.input_schemas or []))
+    if args.require_env:  # as plan and apply read the file: an unset variable is an error
+        results = [dataclasses.replace(r, problems=r.problems + r.notes, notes=()) for r in results]
+    if github:
+        for line in validation_lines(results, github=True):
+            env.print(line)
+    for r in [] if github else results:  # problems are errors, on stderr as plan has them
+        if r.ok:
+            for line in validation_lines([r], github=False):
+                env.print(line)
+            continue
+        env.error(r.message())
+        for p in r.notes:
+            env.stderr.write(f"tasksync: note: {p} (validate needs no secrets)\n")
+    if _under_actions(env) and not github:  # the runner reads annotations on either stream
+        for r in results:
+            for p in r.problems:
+                env.stderr.write(problem_annotation(p) + "\n")
+            for p in r.notes:
+                env.stderr.write(problem_annotation(p, level="notice") + "\n")
+    return ExitStatus.OK if all(r.ok for r in results) else ExitStatus.ERROR
 
 
 def _cmd_schema(args: argparse.Namespace, env: Env) -> int:
-    import json
-
-    from tasksync import config
-
     env.print(json.dumps(config.schema(), indent=2))
+    return ExitStatus.OK
+
+
+def _cmd_init(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import starter
+
+    written = starter.init(args.file, force=args.force)
+    env.print(f"Wrote {written[0]} (a commented starter) and {written[1]} (its schema).")
+    env.print(f"Edit it, then: tasksync validate {written[0]} && tasksync plan {written[0]}")
+    return ExitStatus.OK
+
+
+def _cmd_completion(args: argparse.Namespace, env: Env) -> int:
+    from tasksync import completion
+
+    env.stdout.write(completion.script(args.shell, build_parser()))
     return ExitStatus.OK
 
 
@@ -87,6 +120,7 @@ def _session(args: argparse.Namespace, env: Env, interrupt: Interrupt) -> Sessio
 
 
 def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
+    check_output_path(args.out, "--out")
     _settings(args, env)  # a missing token is an error before the file is read
 
     async def work(interrupt: Interrupt) -> Plan:
@@ -99,17 +133,22 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
             )
 
     def outputs(the_plan: Plan) -> None:
+        # With `--out -` the saved plan is stdout, so the plan for people goes to stderr.
+        shown = env.stderr if args.out == STDOUT else env.stdout
         if args.format == "json":
-            env.print(json.dumps(the_plan.to_json(include_payloads=False), indent=2))
+            shown.write(json.dumps(the_plan.to_json(include_payloads=False), indent=2) + "\n")
         elif args.format == "markdown":
-            env.stdout.write(report.plan_markdown(the_plan))
+            shown.write(report.plan_markdown(the_plan))
         else:
-            env.print(report.plan_text(the_plan, color=env.color))
+            shown.write(report.plan_text(the_plan, color=env.color) + "\n")
         if args.out:
-            write_atomic(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n")
+            write_output(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n", env)
+        if args.out and args.out != STDOUT:
             env.stderr.write(
                 f"Saved the plan to {args.out}; apply it with `tasksync apply {args.out}`.\n"
             )
+        if _under_actions(env):
+            _annotate_plan_errors(the_plan, env)
 
     the_plan = run(work, outputs, stderr=env.stderr)
     if the_plan.has_errors:
@@ -119,7 +158,18 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
     return ExitStatus.OK
 
 
+def _annotate_plan_errors(the_plan: Plan, env: Env) -> None:
+    from tasksync.github.annotations import workflow_command
+
+    for change in the_plan.changes:
+        if change.action is Action.ERROR:
+            message = f"{change.key}: {change.error or 'error'}"
+            env.stderr.write(workflow_command("error", message, title="tasksync plan") + "\n")
+
+
 def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
+    check_output_path(args.report, "--report")
+    check_output_path(args.summary, "--summary")
     _settings(args, env)
     saved = _read_saved_plan(args.file, env)
     source = saved if saved is not None else config.load(args.file, environ=env.environ)
@@ -144,9 +194,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     if result is None:
         env.error("apply cancelled; nothing was changed")
         return ExitStatus.ERROR
-    if result.interrupted:
-        return ExitStatus.INTERRUPTED
-    return ExitStatus.OK if result.ok else ExitStatus.ERROR
+    return result.exit_code
 
 
 def _read_saved_plan(path: str, env: Env) -> Plan | None:
@@ -179,20 +227,25 @@ async def _confirm(args: argparse.Namespace, env: Env) -> bool:
 def _publish(result: Report, args: argparse.Namespace, env: Env) -> None:
     env.print(report.report_text(result))
     if args.report:
-        write_atomic(args.report, json.dumps(result.to_json(), indent=2) + "\n")
-        env.print(f"Report written to {args.report}")
+        write_output(args.report, json.dumps(result.to_json(), indent=2) + "\n", env)
+        if args.report != STDOUT:
+            env.print(f"Report written to {args.report}")
     markdown = report.report_markdown(result)
     if args.summary:
-        write_atomic(args.summary, markdown)
+        write_output(args.summary, markdown, env)
     step_summary = env.environ.get("GITHUB_STEP_SUMMARY")
     if step_summary:
-        with open(step_summary, "a", encoding="utf-8") as f:
-            f.write(markdown + "\n")
+        try:
+            with open(step_summary, "a", encoding="utf-8") as f:
+                f.write(markdown + "\n")
+        except OSError as exc:  # the run's outcome stands; only its summary is missing
+            env.warning(f"could not append to $GITHUB_STEP_SUMMARY ({exc.strerror})")
 
 
 def _cmd_export(args: argparse.Namespace, env: Env) -> int:
     from tasksync import export
 
+    check_output_path(args.output, "-o")
     settings = _settings(args, env)
 
     async def work(interrupt: Interrupt) -> export.Export:
@@ -207,13 +260,11 @@ def _cmd_export(args: argparse.Namespace, env: Env) -> int:
             )
 
     def outputs(result: export.Export) -> None:
-        if args.output:
-            write_atomic(args.output, result.text)
-            env.stderr.write(f"Wrote {result.tasks} tasks to {args.output}.\n")
-        else:
-            env.stdout.write(result.text)
+        write_output(args.output or STDOUT, result.text, env)
+        if args.output and args.output != STDOUT:
+            env.stderr.write(f"Wrote {plural(result.tasks, 'task')} to {args.output}.\n")
         for warning in result.warnings:
-            env.stderr.write(f"warning: {warning}\n")
+            env.warning(warning)
         if result.variables:
             env.stderr.write(
                 "The file refers to encrypted secrets through these environment variables; set "
@@ -230,95 +281,28 @@ def _cmd_demo(args: argparse.Namespace, env: Env) -> int:
     return demo.run(env, file=args.file)
 
 
-def _add_api_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--api-url", help="API base URL (default: $APIFY_API_BASE_URL or Apify's)")
-    p.add_argument("--token-file", help="read the API token from this file (else $APIFY_TOKEN)")
-    p.add_argument("--concurrency", type=int, default=16, help="parallel requests (default 16)")
-    p.add_argument(
-        "--max-rate", type=float, help="at most this many requests per second (default: adaptive)"
-    )
+COMMANDS: dict[str, Command] = {
+    "validate": _cmd_validate,
+    "plan": _cmd_plan,
+    "apply": _cmd_apply,
+    "export": _cmd_export,
+    "init": _cmd_init,
+    "schema": _cmd_schema,
+    "completion": _cmd_completion,
+    "emulator": _cmd_emulator,
+    "demo": _cmd_demo,
+}
 
 
-def _add_diff_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--rotate-secrets",
-        action="store_true",
-        help="send secret input values even when the API only shows them encrypted",
-    )
-    p.add_argument(
-        "--no-input-schema",
-        dest="input_schema",
-        action="store_false",
-        help="do not check inputs against the Actors' input schemas",
-    )
+def _annotate_error(exc: TasksyncError, env: Env) -> None:
+    """Under GitHub Actions, an error is also an annotation (on its line, for a bad file)."""
+    from tasksync.github.annotations import problem_annotation, workflow_command
 
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="tasksync",
-        description="Configuration as code for Apify Actor tasks.",
-    )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    p = sub.add_parser("validate", help="check a task file offline")
-    p.add_argument("file", help="the task file (YAML)")
-    p.add_argument(
-        "--input-schema",
-        dest="input_schemas",
-        action="append",
-        type=_actor_schema,
-        metavar="ACTOR=PATH",
-        help="check the inputs of the tasks of ACTOR against this input schema file (repeatable)",
-    )
-    p.set_defaults(run=_cmd_validate)
-
-    p = sub.add_parser("plan", help="show what apply would change (the dry run; writes nothing)")
-    p.add_argument("file", help="the task file (YAML)")
-    p.add_argument("--out", help="save the plan as JSON, for `tasksync apply PLAN.json`")
-    p.add_argument("--format", choices=("text", "json", "markdown"), default="text")
-    p.add_argument("--detailed-exitcode", action="store_true", help="exit 2 when there are changes")
-    p.add_argument(
-        "--check-all-inputs",
-        action="store_true",
-        help="check the inputs of unchanged tasks against their input schemas too",
-    )
-    _add_api_arguments(p)
-    _add_diff_arguments(p)
-    p.set_defaults(run=_cmd_plan)
-
-    p = sub.add_parser("apply", help="plan, confirm, and change the tasks")
-    p.add_argument("file", help="the task file (YAML), or a plan saved by `plan --out` (.json)")
-    p.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
-    p.add_argument("--force", action="store_true", help="override the safety limits")
-    p.add_argument(
-        "--create-missing", action="store_true", help="create tasks that do not exist yet"
-    )
-    p.add_argument("--report", help="write the JSON report to this file")
-    p.add_argument("--summary", help="write the Markdown summary to this file")
-    _add_api_arguments(p)
-    _add_diff_arguments(p)
-    p.set_defaults(run=_cmd_apply)
-
-    p = sub.add_parser("export", help="write the account's live tasks as a task file")
-    p.add_argument("-o", "--output", help="write to this file (default: standard output)")
-    p.add_argument("--match", help="only tasks whose name or username~name matches this glob")
-    p.add_argument("--actor", help="only tasks of this Actor (ID or username~name)")
-    _add_api_arguments(p)
-    p.set_defaults(run=_cmd_export)
-
-    p = sub.add_parser("schema", help="print the JSON Schema of the task file")
-    p.set_defaults(run=_cmd_schema)
-
-    p = sub.add_parser("emulator", help="run the local Apify-compatible API server")
-    from tasksync.emulator import command as emulator_command
-
-    emulator_command.add_arguments(p)
-    p.set_defaults(run=_cmd_emulator)
-
-    p = sub.add_parser("demo", help="plan and apply the example file against a built-in emulator")
-    p.add_argument("file", nargs="?", help="task file (default: the bundled example)")
-    p.set_defaults(run=_cmd_demo)
-    return parser
+    if isinstance(exc, ConfigError):
+        for p in exc.problems:
+            env.stderr.write(problem_annotation(p) + "\n")
+    else:
+        env.stderr.write(workflow_command("error", str(exc), title="tasksync") + "\n")
 
 
 def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
@@ -327,14 +311,19 @@ def main(argv: Sequence[str] | None = None, env: Env | None = None) -> int:
     try:
         # argparse prints usage and errors itself: to the streams of this Env, not the process's.
         with contextlib.redirect_stdout(env.stdout), contextlib.redirect_stderr(env.stderr):
-            args = parser.parse_args(argv)
+            args, extra = parser.parse_known_args(argv)
     except SystemExit as exc:  # argparse exits 2 on usage errors; 2 means "changes" here
         return ExitStatus.OK if not exc.code else ExitStatus.ERROR
-    run_command: Command = args.run
+    if extra:  # named, never echoed: a value nobody asked for may be a pasted token
+        env.error(unknown_arguments_message(args.command, extra))
+        return ExitStatus.ERROR
+    env.color_mode = getattr(args, "color", "auto")
     try:
-        return run_command(args, env)
+        return COMMANDS[args.command](args, env)
     except TasksyncError as exc:
         env.error(str(exc))
+        if _under_actions(env):
+            _annotate_error(exc, env)
         return ExitStatus.ERROR
     except (KeyboardInterrupt, Interrupted):
         env.error("interrupted; nothing more was done")

@@ -27,10 +27,10 @@ from dataclasses import dataclass
 
 import anyio
 
-from tasksync.api import ApifyClient
+from tasksync.api import ApifyClient, Reply
 from tasksync.diff import verify
 from tasksync.errors import ApiError, AuthError
-from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.model import JSON, Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.run import Interrupt, Interrupted
 from tasksync.secrets import redact, secret_values
 
@@ -110,9 +110,10 @@ async def refresh(
     concurrency: int = 16,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
+    get: Callable[[str], Awaitable[Reply[dict[str, JSON]]]] | None = None,
 ) -> AsyncIterator[AsyncIterator[Fetched]]:
     """GET every task that ``refs`` name (IDs or ``username~name``), yielding each as it arrives,
-    in any order::
+    in any order (``get`` reads one: ``client.get_task`` unless another resource is read)::
 
         async with refresh(client, refs) as fetched:
             async for item in fetched:
@@ -129,7 +130,7 @@ async def refresh(
     async def handle(i: int) -> None:
         result: RemoteTask | ApiError
         try:
-            reply = await client.get_task(refs[i])
+            reply = await (get or client.get_task)(refs[i])
             result, requests = RemoteTask(reply.value), reply.stats
         except ApiError as exc:
             if _refused(exc):

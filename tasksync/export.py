@@ -28,6 +28,7 @@ from tasksync.inputschema import InputSchema
 from tasksync.jsonutil import escape_token, json_equal
 from tasksync.model import JSON, RemoteTask
 from tasksync.run import Interrupt
+from tasksync.schedules import export as schedule_export
 from tasksync.secrets import is_encrypted
 
 
@@ -91,7 +92,17 @@ async def export(
                 raise item.task
             found[item.index] = item.task
     tasks = [(k, t) for k, t in zip(keys, found, strict=True) if t is not None]
-    return render(tasks, actors, await _secret_keys(client, tasks, concurrency))
+    secret_keys = await _secret_keys(client, tasks, concurrency)
+    schedules, schedule_actors = await schedule_export.read(
+        client, concurrency=concurrency, interrupt=interrupt
+    )
+    task_keys = {str(i.get("id")): f"{i.get('username')}~{i.get('name')}" for i in listing}
+    return render(
+        tasks,
+        actors,
+        schedule_export.entries(schedules, task_keys, schedule_actors),
+        secret_keys=secret_keys,
+    )
 
 
 async def _secret_keys(
@@ -119,9 +130,12 @@ def _build(task: RemoteTask) -> str | None:
 def render(
     tasks: Sequence[tuple[str, RemoteTask]],
     actors: dict[str, str],
+    schedules: Sequence[dict[str, Any]] = (),
+    *,
     secret_keys: dict[str, tuple[str, ...]] | None = None,
 ) -> Export:
-    """The task file for these tasks (pure); ``secret_keys``: task key -> ``isSecret`` keys."""
+    """The task file for these tasks and schedule entries (pure); ``secret_keys``: task key ->
+    the input keys its Actor's schema marks ``isSecret``."""
     variables: dict[str, str] = {}
     warnings: list[str] = []
     entries: list[dict[str, Any]] = []
@@ -150,6 +164,8 @@ def render(
     if defaults:
         doc["defaults"] = defaults
     doc["tasks"] = entries
+    if schedules:
+        doc["schedules"] = [_escape(s) for s in schedules]
     text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=True, width=10**9)
     lines = []
     for line in text.splitlines():

@@ -33,6 +33,9 @@ from tasksync.model import (
 from tasksync.secrets import seal, unseal
 
 FORMAT_VERSION = 1
+SCHEDULES_FORMAT_VERSION = 2
+"""A plan with schedules is saved as version 2, so that a tasksync that knows only tasks refuses
+it instead of silently dropping its schedules. Version 2 only adds keys."""
 
 
 @dataclass(frozen=True)
@@ -47,10 +50,18 @@ class Plan:
     """Loaded from a saved plan: apply checks each task against what the plan saw."""
     requests: RequestStats = field(default_factory=RequestStats, compare=False)
     """What reading the live tasks took (not part of the saved form)."""
+    schedules: tuple[TaskChange, ...] = ()
+    """The schedules' planned changes (``tasksync.schedules``), applied after the tasks."""
+    schedule_stale: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def counts(self) -> dict[str, int]:
         found = Counter(c.action.value for c in self.changes)
+        return {action.value: found.get(action.value, 0) for action in Action}
+
+    @property
+    def schedule_counts(self) -> dict[str, int]:
+        found = Counter(c.action.value for c in self.schedules)
         return {action.value: found.get(action.value, 0) for action in Action}
 
     @property
@@ -59,21 +70,29 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(c.action in (Action.UPDATE, Action.CREATE) for c in self.changes)
+        return any(
+            c.action in (Action.UPDATE, Action.CREATE) for c in (*self.changes, *self.schedules)
+        )
 
     @property
     def has_errors(self) -> bool:
-        return any(c.action is Action.ERROR for c in self.changes)
+        return any(c.action is Action.ERROR for c in (*self.changes, *self.schedules))
 
     def raise_if_unsafe(self, force: bool = False) -> None:
-        """Refuse a plan that would change too large a share of the tasks at once."""
-        total = len(self.changes)
-        changed = len(self.to_apply)
+        """Refuse a plan that would change too large a share of the tasks, or of the schedules,
+        at once (each counted on its own)."""
+        if not force:
+            self._check_share(self.changes, "tasks")
+            self._check_share(self.schedules, "schedules")
+
+    def _check_share(self, changes: Sequence[TaskChange], what: str) -> None:
+        total = len(changes)
+        changed = sum(c.action in (Action.UPDATE, Action.CREATE) for c in changes)
         limit = self.safety.max_changed_fraction
-        if force or total < self.safety.min_tasks or total == 0 or changed / total <= limit:
+        if total < self.safety.min_tasks or total == 0 or changed / total <= limit:
             return
         raise UnsafePlanError(
-            f"the plan changes {changed} of {total} tasks ({changed / total:.0%}), more than the "
+            f"the plan changes {changed} of {total} {what} ({changed / total:.0%}), more than the "
             f"safety limit of {limit:.0%} (safety.maxChangedFraction, checked from "
             f"{self.safety.min_tasks} tasks on). Review the plan; if it is intended, run again "
             "with --force or raise the limit in the file."
@@ -81,24 +100,12 @@ class Plan:
 
     def stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:
         """Tasks of a saved plan that moved since it was made, judged from the task list."""
-        by_id = {str(item.get("id")): item for item in listing}
-        names = {str(item.get("name")) for item in listing}
-        reasons = dict(self.stale)
-        for change in self.to_apply:
-            if change.key in reasons:
-                continue
-            if change.action is Action.UPDATE:
-                item = by_id.get(str(change.task_id))
-                if item is None:
-                    reasons[change.key] = "the task no longer exists"
-                elif item.get("modifiedAt") != change.modified_at:
-                    reasons[change.key] = (
-                        f"the task was modified at {item.get('modifiedAt')}, after the plan was "
-                        f"made (it was {change.modified_at})"
-                    )
-            elif change.action is Action.CREATE and change.payload.get("name") in names:
-                reasons[change.key] = "a task of that name was created since the plan was made"
-        return reasons
+        return _moved(self.to_apply, self.stale, listing, "task")
+
+    def schedule_stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:
+        """Schedules of a saved plan that moved since it was made, from the schedule list."""
+        to_apply = [c for c in self.schedules if c.action in (Action.UPDATE, Action.CREATE)]
+        return _moved(to_apply, self.schedule_stale, listing, "schedule")
 
     # -- saved form -----------------------------------------------------------------------------
 
@@ -106,25 +113,9 @@ class Plan:
         """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts."""
         salt = os.urandom(16)
         cache: dict[str, str] = {}
-        tasks = []
-        for change in self.changes:
-            entry: dict[str, Any] = {
-                "key": change.key,
-                "action": change.action.value,
-                "taskId": change.task_id,
-                "modifiedAt": change.modified_at,
-                "changes": [c.to_json() for c in change.changes],
-            }
-            if change.error is not None:
-                entry["error"] = change.error
-            if include_payloads and change.payload:
-                payload, secrets = seal(change, salt, cache)
-                entry["payload"] = payload
-                if secrets:
-                    entry["secrets"] = secrets
-            tasks.append(entry)
+        tasks = [_entry(c, include_payloads, salt, cache) for c in self.changes]
         doc: dict[str, Any] = {
-            "formatVersion": FORMAT_VERSION,
+            "formatVersion": SCHEDULES_FORMAT_VERSION if self.schedules else FORMAT_VERSION,
             "kind": "tasksync-plan",
             "source": self.source,
             "safety": {
@@ -134,6 +125,12 @@ class Plan:
             "counts": self.counts,
             "tasks": tasks,
         }
+        if self.schedules:
+            doc["scheduleCounts"] = self.schedule_counts
+            doc["schedules"] = [
+                _entry(c, include_payloads, salt, cache, id_key="scheduleId")
+                for c in self.schedules
+            ]
         if include_payloads:
             doc["salt"] = salt.hex()
             doc["checksum"] = _checksum(doc)
@@ -145,9 +142,10 @@ class Plan:
         if not isinstance(doc, dict) or doc.get("kind") != "tasksync-plan":
             raise PlanFileError("this is not a tasksync plan file")
         version = doc.get("formatVersion")
-        if version != FORMAT_VERSION:
+        if version not in (FORMAT_VERSION, SCHEDULES_FORMAT_VERSION):
             raise PlanFileError(
-                f"the plan has formatVersion {version!r}; this tasksync reads {FORMAT_VERSION}"
+                f"the plan has formatVersion {version!r}; this tasksync reads "
+                f"{FORMAT_VERSION} and {SCHEDULES_FORMAT_VERSION}"
             )
         if "checksum" not in doc or "salt" not in doc:
             raise PlanFileError("the plan has no payloads: save it with `tasksync plan --out`")
@@ -167,11 +165,53 @@ class Plan:
                 changes.append(change)
                 if reason:
                     stale[change.key] = reason
+            schedules: list[TaskChange] = []
+            schedule_stale: dict[str, str] = {}
+            for entry in doc.get("schedules", []) if version == SCHEDULES_FORMAT_VERSION else []:
+                change, reason = _unseal(entry, salt, environ, cache, id_key="scheduleId")
+                schedules.append(change)
+                if reason:
+                    schedule_stale[change.key] = reason
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(
                 f"the plan file is malformed ({type(exc).__name__}: {exc})"
             ) from exc
-        return cls(tuple(changes), source=doc.get("source"), safety=safety, stale=stale, saved=True)
+        return cls(
+            tuple(changes),
+            source=doc.get("source"),
+            safety=safety,
+            stale=stale,
+            saved=True,
+            schedules=tuple(schedules),
+            schedule_stale=schedule_stale,
+        )
+
+
+def _moved(
+    to_apply: Sequence[TaskChange],
+    known: Mapping[str, str],
+    listing: Sequence[Mapping[str, JSON]],
+    what: str,
+) -> dict[str, str]:
+    """Why each change of a saved plan must not be applied: its resource moved since."""
+    by_id = {str(item.get("id")): item for item in listing}
+    names = {str(item.get("name")) for item in listing}
+    reasons = dict(known)
+    for change in to_apply:
+        if change.key in reasons:
+            continue
+        if change.action is Action.UPDATE:
+            item = by_id.get(str(change.task_id))
+            if item is None:
+                reasons[change.key] = f"the {what} no longer exists"
+            elif item.get("modifiedAt") != change.modified_at:
+                reasons[change.key] = (
+                    f"the {what} was modified at {item.get('modifiedAt')}, after the plan was "
+                    f"made (it was {change.modified_at})"
+                )
+        elif change.action is Action.CREATE and change.payload.get("name") in names:
+            reasons[change.key] = f"a {what} of that name was created since the plan was made"
+    return reasons
 
 
 def plan_task(
@@ -233,17 +273,43 @@ def _duplicate(
     )
 
 
+def _entry(
+    change: TaskChange,
+    include_payloads: bool,
+    salt: bytes,
+    cache: dict[str, str],
+    id_key: str = "taskId",
+) -> dict[str, Any]:
+    """One change in the saved form (a task's, or a schedule's under ``scheduleId``)."""
+    entry: dict[str, Any] = {
+        "key": change.key,
+        "action": change.action.value,
+        id_key: change.task_id,
+        "modifiedAt": change.modified_at,
+        "changes": [c.to_json() for c in change.changes],
+    }
+    if change.error is not None:
+        entry["error"] = change.error
+    if include_payloads and change.payload:
+        payload, secrets = seal(change, salt, cache)
+        entry["payload"] = payload
+        if secrets:
+            entry["secrets"] = secrets
+    return entry
+
+
 def _unseal(
     entry: dict[str, Any],
     salt: bytes,
     environ: Mapping[str, str],
     cache: dict[tuple[str, str], str],
+    id_key: str = "taskId",
 ) -> tuple[TaskChange, str | None]:
     opened = unseal(entry.get("payload") or {}, entry.get("secrets", []), salt, environ, cache)
     change = TaskChange(
         key=entry["key"],
         action=Action(entry["action"]),
-        task_id=entry.get("taskId"),
+        task_id=entry.get(id_key),
         modified_at=entry.get("modifiedAt"),
         changes=tuple(
             FieldChange(c["path"], ChangeKind(c["kind"]), c.get("old"), c.get("new"))

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from tasksync.model import JSON, Action, ChangeKind, FieldChange, Status, TaskResult
-from tasksync.text import shorten, visible
+from tasksync.model import JSON, Action, ChangeKind, FieldChange, Status, TaskChange, TaskResult
+from tasksync.text import plural, shorten, visible
 
 if TYPE_CHECKING:  # renderers only read a Plan; the report does not depend on planning
     from tasksync.plan import Plan
@@ -48,11 +49,12 @@ class Report:
     interrupted: bool = False
     error: str | None = None
     source: str | None = None
+    schedules: list[TaskResult] = field(default_factory=list)
+    """How each schedule ended (applied after the tasks)."""
 
     @property
     def totals(self) -> dict[str, int]:
-        found = Counter(r.status.value for r in self.results)
-        return {status.value: found.get(status.value, 0) for status in Status}
+        return _totals(self.results)
 
     @property
     def ok(self) -> bool:
@@ -60,12 +62,21 @@ class Report:
             not self.interrupted
             and self.error is None
             and all(
-                r.status in (Status.UNCHANGED, Status.UPDATED, Status.CREATED) for r in self.results
+                r.status in (Status.UNCHANGED, Status.UPDATED, Status.CREATED)
+                for r in (*self.results, *self.schedules)
             )
         )
 
+    @property
+    def exit_code(self) -> int:
+        """The command line's exit code for this run: 0 when every task converged, 130 when it
+        was interrupted, else 1 (an error, or a task failed, stale or skipped)."""
+        if self.interrupted:
+            return 130
+        return 0 if self.ok else 1
+
     def to_json(self) -> dict[str, Any]:
-        return {
+        doc = {
             "formatVersion": REPORT_FORMAT_VERSION,
             "kind": "tasksync-report",
             "command": self.command,
@@ -80,6 +91,15 @@ class Report:
             "totals": self.totals,
             "tasks": [_result_json(r) for r in self.results],
         }
+        if self.schedules:
+            doc["scheduleTotals"] = _totals(self.schedules)
+            doc["schedules"] = [_result_json(r) for r in self.schedules]
+        return doc
+
+
+def _totals(results: list[TaskResult]) -> dict[str, int]:
+    found = Counter(r.status.value for r in results)
+    return {status.value: found.get(status.value, 0) for status in Status}
 
 
 def _result_json(result: TaskResult) -> dict[str, Any]:
@@ -123,17 +143,37 @@ def _paint(sign: str, text: str, color: bool) -> str:
 
 
 def plan_summary(plan: Plan) -> str:
-    c = plan.counts
+    summary = "Plan: " + _summary_counts(plan.counts) + "."
+    if plan.schedules:
+        summary += " Schedules: " + _summary_counts(plan.schedule_counts) + "."
+    return summary
+
+
+def _summary_counts(c: dict[str, int]) -> str:
     parts = [f"{c['create']} to create", f"{c['update']} to update", f"{c['noop']} unchanged"]
     if c["error"]:
         parts.append(f"{c['error']} with errors")
-    return "Plan: " + ", ".join(parts) + "."
+    return ", ".join(parts)
 
 
 def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) -> str:
-    """The human diff: one block per changed task, then a summary line."""
+    """The human diff: one block per changed task, then per changed schedule, then a summary."""
+    lines = _plan_lines(plan.changes, plan.stale, color, show_unchanged)
+    timed = _plan_lines(plan.schedules, plan.schedule_stale, color, show_unchanged)
+    if timed:
+        lines += ["", "Schedules:", *timed] if lines else ["Schedules:", *timed]
+    if lines:
+        lines.append("")
+    lines.append(plan_summary(plan))
+    return "\n".join(lines)
+
+
+def _plan_lines(
+    changes: tuple[TaskChange, ...], stale_keys: Mapping[str, str], color: bool, unchanged: bool
+) -> list[str]:
     lines: list[str] = []
-    for change in plan.changes:
+    show_unchanged = unchanged
+    for change in changes:
         if change.action is Action.NOOP:
             if show_unchanged:
                 lines.append(f"  {change.key}: unchanged")
@@ -143,16 +183,13 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
             continue
         sign = "+" if change.action is Action.CREATE else "~"
         what = "create" if change.action is Action.CREATE else f"update {change.task_id}"
-        stale = plan.stale.get(change.key)
+        stale = stale_keys.get(change.key)
         head = f"{sign} {change.key} ({what})" + (f"  [stale: {stale}]" if stale else "")
         lines.append(_paint(sign, head, color))
         for field_change in change.changes:
             s, text = change_line(field_change)
             lines.append("    " + _paint(s, f"{s} {text}", color))
-    if lines:
-        lines.append("")
-    lines.append(plan_summary(plan))
-    return "\n".join(lines)
+    return lines
 
 
 def plan_markdown(plan: Plan) -> str:
@@ -165,7 +202,24 @@ def plan_markdown(plan: Plan) -> str:
         f"| {c['create']} | {c['update']} | {c['noop']} | {c['error']} |",
         "",
     ]
-    for change in plan.changes:
+    out += _markdown_changes(plan.changes)
+    if plan.schedules:
+        s = plan.schedule_counts
+        out += [
+            "#### Schedules",
+            "",
+            "| create | update | unchanged | errors |",
+            "|---:|---:|---:|---:|",
+            f"| {s['create']} | {s['update']} | {s['noop']} | {s['error']} |",
+            "",
+            *_markdown_changes(plan.schedules),
+        ]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _markdown_changes(changes: tuple[TaskChange, ...]) -> list[str]:
+    out: list[str] = []
+    for change in changes:
         if change.action is Action.NOOP:
             continue
         if change.action is Action.ERROR:
@@ -173,11 +227,11 @@ def plan_markdown(plan: Plan) -> str:
             continue
         verb = "create" if change.action is Action.CREATE else "update"
         out += _details(f"{verb} <code>{change.key}</code>", change.changes)
-    return "\n".join(out).rstrip() + "\n"
+    return out
 
 
 def _details(summary: str, changes: tuple[FieldChange, ...]) -> list[str]:
-    body = ["<details><summary>" + summary + f" ({len(changes)} changes)</summary>", ""]
+    body = ["<details><summary>" + summary + f" ({plural(len(changes), 'change')})</summary>", ""]
     body.append("```diff")
     for change in changes:
         sign, text = change_line(change)
@@ -198,7 +252,7 @@ def report_text(report: Report) -> str:
     parts = [f"{n} {status}" for status, n in t.items() if n]
     duration = (report.ended_at - report.started_at).total_seconds()
     lines = []
-    for r in report.results:
+    for r in (*report.results, *report.schedules):
         if r.status in (Status.FAILED, Status.STALE) or (
             r.status is Status.SKIPPED and not report.interrupted
         ):
@@ -208,9 +262,12 @@ def report_text(report: Report) -> str:
     req = report.requests
     head = (
         f"{report.command.capitalize()}: {', '.join(parts) or 'no tasks'} in {duration:.1f}s "
-        f"({req.get('total', 0)} requests, {req.get('retried', 0)} retried, "
+        f"({plural(req.get('total', 0), 'request')}, {req.get('retried', 0)} retried, "
         f"{req.get('rateLimited', 0)} rate-limited)."
     )
+    if report.schedules:
+        done = [f"{n} {status}" for status, n in _totals(report.schedules).items() if n]
+        head += f" Schedules: {', '.join(done)}."
     if report.interrupted:
         head += " Interrupted: run again to converge the rest."
     return "\n".join([head, *lines])
@@ -229,8 +286,18 @@ def report_markdown(report: Report) -> str:
     ]
     if report.error:
         out += [f"**Error:** {_md_escape(report.error)}", ""]
+    if report.schedules:
+        s = _totals(report.schedules)
+        out += [
+            "Schedules:",
+            "",
+            "| " + " | ".join(s) + " |",
+            "|" + "---:|" * len(s),
+            "| " + " | ".join(str(n) for n in s.values()) + " |",
+            "",
+        ]
     not_started = 0
-    for r in report.results:
+    for r in (*report.results, *report.schedules):
         if r.status is Status.UNCHANGED:
             continue
         if r.status is Status.SKIPPED and report.interrupted:

@@ -28,10 +28,12 @@ from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import DEFAULT_API_URL, ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import ApiError, TasksyncError
-from tasksync.model import RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
+from tasksync.schedules.apply import apply_schedules
+from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import redact, secret_values
 from tasksync.throttle import RateLimiter, RetryPolicy
 
@@ -191,6 +193,16 @@ class Session:
             schemas = OnlineSchemas(self.client, concurrency=self.settings.concurrency)
             requests += await schemas.load(t.key for t in found)
             plan = inputcheck.check_plan(plan, specs, found, schemas.get)
+        if cfg.schedules:  # after the tasks: actions may name tasks this plan creates
+            schedules, spent = await plan_schedules(
+                self.client,
+                cfg.schedules,
+                list(zip(specs, plan.changes, strict=True)),
+                concurrency=self.settings.concurrency,
+                interrupt=self.interrupt,
+            )
+            plan = dataclasses.replace(plan, schedules=schedules)
+            requests += spent
         return dataclasses.replace(plan, requests=requests)
 
     async def apply(
@@ -220,6 +232,9 @@ class Session:
             progress=self.progress,
             interrupt=self.interrupt,
         )
+        schedules: list[TaskResult] = []
+        if plan.schedules and outcome.fatal is None:  # after the tasks: actions may run them
+            outcome, schedules = await self._apply_schedules(plan, outcome, create_missing)
         error = None
         if outcome.fatal is not None:
             error = "the API refused the token mid-run, so the run stopped: " + redact(
@@ -234,7 +249,35 @@ class Session:
             interrupted=outcome.interrupted,
             error=error,
             source=plan.source,
+            schedules=schedules,
         )
+
+    async def _apply_schedules(
+        self, plan: Plan, tasks: engine.ApplyOutcome, create_missing: bool
+    ) -> tuple[engine.ApplyOutcome, list[TaskResult]]:
+        """The schedules' step of ``apply``: the outcome with their requests, and their results."""
+        stale = dict(plan.schedule_stale)
+        spent = RequestStats()
+        if plan.saved and any(c.action is not Action.NOOP for c in plan.schedules):
+            listed = await self.client.all_schedules()
+            stale = plan.schedule_stale_reasons(listed.value)
+            spent = listed.stats
+        done = await apply_schedules(
+            self.client,
+            plan.schedules,
+            tasks.results,
+            stale=stale,
+            create_missing=create_missing,
+            concurrency=self.settings.concurrency,
+            interrupt=self.interrupt,
+        )
+        outcome = dataclasses.replace(
+            tasks,
+            requests=tasks.requests + spent + done.requests,
+            interrupted=tasks.interrupted or done.interrupted,
+            fatal=done.fatal,
+        )
+        return outcome, done.results
 
     async def plan_and_apply(
         self,

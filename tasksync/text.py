@@ -30,3 +30,8 @@ def visible(text: str) -> str:
 def _escape(char: str) -> str:
     code = ord(char)
     return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """``1 change``, ``2 changes``; ``many`` for a plural that is not ``word + "s"``."""
+    return f"{count} {word if count == 1 else (many or word + 's')}"

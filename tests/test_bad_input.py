@@ -102,7 +102,9 @@ def test_bad_task_file(
     monkeypatch.chdir(tmp_path)  # a tag that ran anything would leave a file here
     path = BAD / name
     shared_emulator.clear_requests()
-    result = run_cli(command, str(path), emu=shared_emulator if command == "plan" else None)
+    # --require-env: validate without it takes an unset ${VAR} for a note (no secrets in CI).
+    flags = ["--require-env"] if command == "validate" else []
+    result = run_cli(command, *flags, str(path), emu=shared_emulator if command == "plan" else None)
     assert result.code == cli.ExitStatus.ERROR, result.output
     assert result.out == ""
     assert result.err.startswith("tasksync: error: ")

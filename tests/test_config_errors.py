@@ -48,7 +48,9 @@ def expectations(path: Path) -> list[Expected]:
 
 def validate(path: str | Path, environ: dict[str, str] | None = None) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
-    code = main(["validate", str(path)], Env(stdout=out, stderr=err, environ=environ or {}))
+    # --require-env: an unset variable is an error here, as plan and apply see the file.
+    argv = ["validate", "--require-env", str(path)]
+    code = main(argv, Env(stdout=out, stderr=err, environ=environ or {}))
     return int(code), out.getvalue(), err.getvalue()
 
 

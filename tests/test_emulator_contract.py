@@ -269,3 +269,56 @@ async def test_list_user_actor_and_errors_match_the_schema(
     status, body = await raw(emulator, "GET", "/v2/users/me")
     assert status == 429
     api_schema(body, "ErrorResponse")
+
+
+async def test_schedule_lifecycle_with_the_official_client(emulator: Emulator) -> None:
+    task = emulator.state.add_task(name="news-daily")
+    schedules = client(emulator).schedules()
+    created = await schedules.create(
+        cron_expression="0 3 * * *",
+        is_enabled=True,
+        is_exclusive=False,
+        name="nightly-news",
+        timezone="Europe/Prague",
+        title="Nightly news",
+        notifications_email=False,
+        actions=[
+            {"type": "RUN_ACTOR_TASK", "actorTaskId": "janedoe~news-daily", "input": {"a": 1}},
+            {
+                "type": "RUN_ACTOR",
+                "actorId": "apify~web-scraper",
+                "runInput": {"body": '{"greeting":"hi"}', "contentType": "application/json"},
+                "runOptions": {"memoryMbytes": 256},
+            },
+        ],
+    )
+    assert created.name == "nightly-news" and created.timezone == "Europe/Prague"
+    assert created.next_run_at is not None and created.next_run_at.minute == 0
+    assert created.notifications is not None and created.notifications.email is False
+    run_task, run_actor = created.actions
+    assert run_task.type == "RUN_ACTOR_TASK" and run_task.actor_task_id == task["id"]
+    assert run_actor.type == "RUN_ACTOR" and run_actor.run_options is not None
+    assert run_actor.run_options.memory_mbytes == 256
+
+    one = client(emulator).schedule(created.id)
+    by_name = await client(emulator).schedule("janedoe/nightly-news").get()
+    assert by_name is not None and by_name.id == created.id
+    updated = await one.update(is_enabled=False, cron_expression="@hourly")
+    assert updated.is_enabled is False and updated.next_run_at is None
+    assert updated.cron_expression == "@hourly" and updated.title == "Nightly news"
+    assert updated.modified_at > created.modified_at
+    assert await one.get_log() == []
+
+    page = await schedules.list()
+    assert page.total == 1 and page.items[0].id == created.id
+    assert [a.type for a in page.items[0].actions] == ["RUN_ACTOR_TASK", "RUN_ACTOR"]
+    with pytest.raises(ConflictError):
+        await schedules.create(
+            cron_expression="* * * * *", is_enabled=True, is_exclusive=False, name="nightly-news"
+        )
+    with pytest.raises(InvalidRequestError):
+        await schedules.create(cron_expression="61 * * * *", is_enabled=True, is_exclusive=False)
+    with pytest.raises(NotFoundError):
+        await one.update(actions=[{"type": "RUN_ACTOR_TASK", "actorTaskId": "~nope"}])
+    await one.delete()
+    assert await one.get() is None

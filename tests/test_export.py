@@ -96,3 +96,38 @@ def test_schema_secrets_become_placeholders_and_credentials_are_warned_about(
         env = {"LIT_SECRET_PASSWORD": "pw-Literal-1"}
         plan = run_cli("plan", str(out), "--detailed-exitcode", emu=emu, environ=env)
         assert plan.code == 0, plan.output
+
+
+def test_export_writes_schedules_with_task_references(tmp_path: Path) -> None:
+    out = tmp_path / "exported.yaml"
+    with threaded_emulator() as emu:
+        task = seed(emu, "news-daily")
+        emu.state.add_schedule(
+            name="nightly-news",
+            cronExpression="0 3 * * *",
+            timezone="Europe/Prague",
+            title="Costs ${HOME}",
+            actions=[
+                {"type": "RUN_ACTOR_TASK", "actorTaskId": task["id"], "input": {"q": 1}},
+                {
+                    "type": "RUN_ACTOR",
+                    "actorId": "apify~web-scraper",
+                    "runInput": {"body": '{"greeting": "hi"}', "contentType": "application/json"},
+                    "runOptions": {"memoryMbytes": 256},
+                },
+            ],
+        )
+        result = run_cli("export", "-o", str(out), emu=emu)
+        assert result.code == 0, result.output
+        (entry,) = yaml.safe_load(out.read_text())["schedules"]
+        assert entry["schedule"] == "~nightly-news" and entry["title"] == "Costs $${HOME}"
+        assert entry["actions"] == [
+            {"task": "janedoe~news-daily", "input": {"q": 1}},
+            {
+                "actor": "apify~web-scraper",
+                "input": {"greeting": "hi"},
+                "options": {"memoryMbytes": 256},
+            },
+        ]
+        plan = run_cli("plan", str(out), "--detailed-exitcode", emu=emu)
+        assert plan.code == 0, plan.output[-2000:]

@@ -31,11 +31,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasksync.config import interpolate, validation, yamlread
+from tasksync.config import interpolate, schedules, validation, yamlread
 from tasksync.config.validation import schema
 from tasksync.config.yamlread import Issue, Path
 from tasksync.errors import ConfigError, Problem
 from tasksync.model import JSON, MANAGED_FIELDS, Location, Safety, TaskRef, TaskSpec
+from tasksync.schedules.model import ScheduleSpec
 from tasksync.text import shorten, visible
 
 __all__ = [
@@ -64,6 +65,7 @@ class Config:
     safety: Safety = field(default_factory=Safety)
     actors: Mapping[str, str] = field(default_factory=dict)
     """``actors:``: Actor -> local input schema file (as written, relative to the file)."""
+    schedules: tuple[ScheduleSpec, ...] = ()
 
 
 def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Config:
@@ -198,6 +200,9 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
     issues = [*document.issues, *validation.check(root)]
     build = _Build(root, document.task_positions, environ, file)
     issues += build.issues
+    timed = schedules.build(root, environ, file)
+    issues += timed.issues
+    issues += [Issue(uses[0], None, _unset_message(n, uses[1:])) for n, uses in timed.unset.items()]
     if issues:
         raise ConfigError(_problems(file, issues, data, text))
     safety = root.get("safety") or {}
@@ -209,6 +214,7 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
             min_tasks=int(safety.get("minTasks", 10)),
         ),
         actors=dict(root.get("actors") or {}),
+        schedules=tuple(timed.specs),
     )
 
 

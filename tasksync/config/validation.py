@@ -315,10 +315,20 @@ def task_ref_message(ref: str) -> str:
     return f"{shown} is not a task ID, username~name or ~name"  # pragma: no cover
 
 
+def _plausible_pointer(pointer: str) -> bool:
+    """Whether ``pointer`` would be a JSON Pointer tasksync accepts (for a did-you-mean)."""
+    tokens = pointer[1:].split("/")
+    if re.search(r"~(?![01])", pointer) or tokens[0] not in ("options", "input"):
+        return False
+    return tokens[0] == "input" or (len(tokens) == 2 and tokens[1] in OPTION_KEYS)
+
+
 def pointer_message(pointer: str) -> str:
     """Why ``pointer`` is not a JSON Pointer under /options or /input."""
     shown = _quoted(pointer)
     if not pointer.startswith("/"):
+        if _plausible_pointer("/" + pointer):
+            return f"{shown} is not a JSON Pointer: it starts with '/' (did you mean /{pointer}?)"
         return f"{shown} is not a JSON Pointer: it starts with '/' (such as /input/cursor)"
     if re.search(r"~(?![01])", pointer):
         return f"{shown}: in a JSON Pointer '~' is written '~0' (and a '/' inside a key '~1')"

@@ -1,8 +1,9 @@
 """A local, in-memory Apify-compatible API server for tests, benchmarks and the demo.
 
-It follows the API contract (``apify-api/CONTRACT.md``): the actor-tasks endpoints, users/me,
-Actors, authentication, validation, error envelopes, pagination, ``username~name`` addressing,
-rate limits answered with 429, and injectable latency and faults. Layout, like moto's:
+It follows the API contract (``apify-api/CONTRACT.md``): the actor-tasks and schedules
+endpoints, users/me, Actors, authentication, validation, error envelopes, pagination,
+``username~name`` addressing, rate limits answered with 429, and injectable latency and
+faults. Layout, like moto's:
 
     settings.py       EmulatorSettings: the knobs, shared and mutable
     errors.py         ApiError and its subclasses, each with its status and Apify error type
@@ -13,6 +14,8 @@ rate limits answered with 429, and injectable latency and faults. Layout, like m
     actors.py         Actors: visibility, secret input keys, builds
     tasks.py          Actor tasks: the rules of /v2/actor-tasks
     task_fields.py    a task's writable fields: checks and PUT merging
+    schedules.py      schedules: the rules of /v2/schedules
+    schedule_fields.py  a schedule's writable fields: cron, time zone, actions
     secret_inputs.py  encrypted secret inputs
     fixtures.py       seeding: the default users and Actors, seed documents
     state.py          EmulatorState: the stores together, and the Python API tests use

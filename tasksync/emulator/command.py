@@ -28,6 +28,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=8787, help="port to bind (default 8787; 0 picks a free one)"
     )
     parser.add_argument("--seed", metavar="FILE", help="YAML or JSON with users, actors, tasks")
+    parser.add_argument(
+        "--tasks",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also seed N generated tasks of the default user (task-00000, ...)",
+    )
     parser.add_argument("--token", help="the default user's token (default: a random one)")
     parser.add_argument(
         "--latency-ms", type=float, default=0.0, help="delay added to every request"
@@ -105,6 +112,8 @@ def read_seed(path: str) -> Any:
 
 
 def run(args: argparse.Namespace, stdout: IO[str]) -> int:
+    if args.tasks < 0:
+        raise TasksyncError("--tasks must be 0 or more")
     settings = settings_from(args)
     seed = read_seed(args.seed) if args.seed else None
     return asyncio.run(_serve(args, settings, seed, stdout))
@@ -125,6 +134,10 @@ async def _serve(
             emulator.state.load_seed(seed)
         except ValueError as exc:
             raise TasksyncError(f"invalid seed file {args.seed}: {exc}") from None
+    if args.tasks:
+        from tasksync.emulator.fixtures import generated_tasks
+
+        emulator.state.load_seed(generated_tasks(args.tasks))
     try:
         await emulator.start()
     except OSError as exc:

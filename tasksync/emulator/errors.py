@@ -19,6 +19,10 @@ raise them while staying plain Python.
       PageNotFound               404 page-not-found         no such route
       MethodNotAllowed           405 method-not-allowed     with an ``Allow`` header
       NameNotUnique              409 actor-task-name-not-unique
+      ScheduleNameNotUnique      409 schedule-name-not-unique
+      CronExpressionInvalid      400 cron-expression-invalid
+      ScheduleActorTaskNotFound  404 schedule-actor-task-not-found  an action's task
+      ScheduleActorNotFound      404 schedule-actor-not-found       an action's Actor
       RequestTooLarge            413 request-too-large
       UnsupportedContentEncoding 415 unsupported-content-encoding
       RateLimitExceeded          429 rate-limit-exceeded
@@ -138,6 +142,35 @@ class NameNotUnique(_Fixed):
 
     def __init__(self, name: str) -> None:
         super().__init__(f'An Actor task with name "{name}" already exists in your account')
+
+
+# The schedules' statuses are not published; these follow the tasks' (409 for a name, 404 for a
+# missing reference, 400 for a bad value).
+
+
+class ScheduleNameNotUnique(_Fixed):
+    STATUS, TYPE = 409, "schedule-name-not-unique"
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f'A schedule with name "{name}" already exists in your account')
+
+
+class CronExpressionInvalid(_Fixed):
+    STATUS, TYPE = 400, "cron-expression-invalid"
+
+
+class ScheduleActorTaskNotFound(_Fixed):
+    STATUS, TYPE = 404, "schedule-actor-task-not-found"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f'The Actor task "{ref}" of a schedule action was not found')
+
+
+class ScheduleActorNotFound(_Fixed):
+    STATUS, TYPE = 404, "schedule-actor-not-found"
+
+    def __init__(self, ref: str) -> None:
+        super().__init__(f'The Actor "{ref}" of a schedule action was not found')
 
 
 class RequestTooLarge(_Fixed):

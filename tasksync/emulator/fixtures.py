@@ -127,3 +127,19 @@ def _seed_one(
         body["actId"] = entry.get("actor", DEFAULT_ACTOR)
         owner = users.named(entry.get("username", DEFAULT_USERNAME))
         tasks.create(owner, body, name_rules=False)
+
+
+def generated_tasks(count: int) -> dict[str, JSON]:
+    """A seed document of ``count`` tasks of the default user, for experiments and benchmarks
+    (``tasksync emulator --tasks N``): ``task-00000``, ``task-00001``, ... of
+    ``apify~web-scraper``, with small, distinct options and inputs."""
+    tasks: list[JSON] = [
+        {
+            "name": f"task-{i:05d}",
+            "actor": DEFAULT_ACTOR,
+            "options": {"build": "latest", "memoryMbytes": 1024, "timeoutSecs": 3600},
+            "input": {"startUrls": [{"url": f"https://example.com/{i}"}], "maxPagesPerCrawl": 10},
+        }
+        for i in range(count)
+    ]
+    return {"tasks": tasks}

@@ -165,6 +165,10 @@ class ApiMiddleware:
             task_id = self.state.task_id(ref, user)
             if task_id is not None:
                 return "/v2/actor-tasks/" + task_id
+        if ref is not None and path.startswith("/v2/schedules/"):
+            schedule_id = self.state.schedule_id(ref, user)
+            if schedule_id is not None:
+                return "/v2/schedules/" + schedule_id
         return path[:-6] if path.endswith("/input") else path
 
     def _record(

@@ -191,6 +191,54 @@ class ActorRoutes(Resource):
         return self.answer({"valid": True})
 
 
+class ScheduleRoutes(Resource):
+    """``/v2/schedules``."""
+
+    def table(self) -> list[Route]:
+        base = "/v2/schedules"
+        return [
+            Route("GET", base, self.page),
+            Route("POST", base, self.create),
+            Route("GET", base + "/{ref}", self.get),
+            Route("PUT", base + "/{ref}", self.update),
+            Route("DELETE", base + "/{ref}", self.delete),
+            Route("GET", base + "/{ref}/log", self.log),
+        ]
+
+    async def page(self, request: web.Request) -> web.Response:
+        query = request.query
+        page = self.state.schedules.page(
+            self.user(request),
+            offset=int_param(query, "offset", 0),
+            limit=int_param(query, "limit", 0),
+            desc=bool_param(query, "desc"),
+        )
+        return self.answer({"data": page})
+
+    async def create(self, request: web.Request) -> web.Response:
+        schedule = self.state.schedules.create(self.writer(request), self.body(request))
+        location = f"{request.scheme}://{request.host}/v2/schedules/{schedule['id']}"
+        return self.answer({"data": schedule}, 201, {"Location": location})
+
+    async def get(self, request: web.Request) -> web.Response:
+        schedule = self.state.schedules.get(self.user(request), request.match_info["ref"])
+        return self.answer({"data": schedule})
+
+    async def update(self, request: web.Request) -> web.Response:
+        user = self.writer(request)
+        ref = request.match_info["ref"]
+        return self.answer({"data": self.state.schedules.update(user, ref, self.body(request))})
+
+    async def delete(self, request: web.Request) -> web.Response:
+        self.state.schedules.delete(self.writer(request), request.match_info["ref"])
+        return web.Response(status=204)
+
+    async def log(self, request: web.Request) -> web.Response:
+        """The schedule's invocations: none, since the emulator never runs anything."""
+        self.state.schedules.get(self.user(request), request.match_info["ref"])
+        return self.answer({"data": []})
+
+
 class UserRoutes(Resource):
     """``/v2/users/me``."""
 
@@ -201,7 +249,7 @@ class UserRoutes(Resource):
         return self.answer({"data": self.user(request).to_json()})
 
 
-API_ROUTES: tuple[type[Resource], ...] = (ActorTaskRoutes, ActorRoutes, UserRoutes)
+API_ROUTES: tuple[type[Resource], ...] = (ActorTaskRoutes, ActorRoutes, ScheduleRoutes, UserRoutes)
 """Every resource of the emulated API."""
 
 

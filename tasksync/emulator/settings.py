@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 OptionsSemantics = Literal["merge", "replace"]
+ActionsSemantics = Literal["replace", "merge"]
 
 _RATES = ("error_rate", "drop_before_rate", "drop_after_rate", "stall_rate")
 
@@ -27,6 +28,9 @@ class EmulatorSettings:
     """A uniform random extra in ``[0, latency_jitter_ms]`` on top of ``latency_ms``."""
     options_semantics: OptionsSemantics = "merge"
     """How ``PUT /v2/actor-tasks/{id}`` treats ``options``: merged key by key, or replaced whole."""
+    actions_semantics: ActionsSemantics = "replace"
+    """How ``PUT /v2/schedules/{id}`` treats ``actions``: replaced whole, or merged by action
+    ``id`` (listed actions updated or added, the others kept)."""
     per_resource_rps: float | None = 60.0
     """Requests per second per (user, resource); ``None`` or 0 turns the limit off."""
     global_rps: float | None = None
@@ -57,6 +61,8 @@ class EmulatorSettings:
         """Raise ``ValueError`` naming the first field that does not make sense."""
         if self.options_semantics not in ("merge", "replace"):
             raise ValueError("options_semantics must be 'merge' or 'replace'")
+        if self.actions_semantics not in ("merge", "replace"):
+            raise ValueError("actions_semantics must be 'merge' or 'replace'")
         for name in ("latency_ms", "latency_jitter_ms", "stall_seconds", *_RATES):
             value = getattr(self, name)
             if not _is_number(value) or value < 0:

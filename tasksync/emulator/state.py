@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from tasksync.emulator import fixtures
 from tasksync.emulator.actors import DEFAULT_ACTOR, Actors
 from tasksync.emulator.core import JSON, Core, iso
+from tasksync.emulator.schedules import Schedules
 from tasksync.emulator.secret_inputs import ENCRYPTED_PREFIX, SecretInputs
 from tasksync.emulator.settings import EmulatorSettings
 from tasksync.emulator.tasks import ActorTasks
@@ -49,7 +50,10 @@ class EmulatorState:
         self.actor_tasks = ActorTasks(
             self.core, self.users, self.actors, self.secrets, lambda: self.settings
         )
-        self._stores = (self.users, self.actors, self.secrets, self.actor_tasks)
+        self.schedules = Schedules(
+            self.core, self.users, self.actors, self.actor_tasks, lambda: self.settings
+        )
+        self._stores = (self.users, self.actors, self.secrets, self.actor_tasks, self.schedules)
         self.reset()
 
     def reset(self) -> None:
@@ -170,6 +174,36 @@ class EmulatorState:
         with self.core.lock:
             return copy.deepcopy(self.actor_tasks.update(None, ref, dict(body)))
 
+    def add_schedule(self, *, username: str = DEFAULT_USERNAME, **body: JSON) -> dict[str, JSON]:
+        """Create a schedule as ``username`` would with ``POST /v2/schedules`` (``body`` in the
+        API's field names: ``name=..., cronExpression=..., actions=[...]``); a copy of it."""
+        with self.core.lock:
+            return copy.deepcopy(self.schedules.create(self.user(username), dict(body)))
+
+    def get_schedule(self, ref: str) -> dict[str, JSON] | None:
+        """A copy of the schedule with this ID or ``username~name`` (``~name``: the default
+        user's)."""
+        with self.core.lock:
+            return copy.deepcopy(self.schedules.find(ref))
+
+    def schedule_list(self, username: str | None = None) -> list[dict[str, JSON]]:
+        """Copies of every schedule (of one user, when given), oldest first."""
+        with self.core.lock:
+            found = (
+                list(self.schedules) if username is None else self.schedules.of(self.user(username))
+            )
+            return copy.deepcopy(found)
+
+    def update_schedule(self, ref: str, body: Mapping[str, JSON]) -> dict[str, JSON]:
+        """A PUT as the schedule's owner (an edit "in the Console"); a copy of the result."""
+        with self.core.lock:
+            return copy.deepcopy(self.schedules.update(None, ref, dict(body)))
+
+    def schedule_id(self, ref: str, user: User | None) -> str | None:
+        """The ID of the schedule ``ref`` names, if ``user`` may see it (rate-limit keys)."""
+        found = self.schedules.find(ref, user)
+        return None if found is None else str(found["id"])
+
     def secret_plaintext(self, encrypted: str) -> JSON:
         """The plaintext that was stored as ``encrypted`` (``KeyError`` if it never was)."""
         return self.secrets.plaintext(encrypted)
@@ -187,4 +221,5 @@ class EmulatorState:
                     for a in self.actors
                 ],
                 "tasks": copy.deepcopy(list(self.actor_tasks)),
+                "schedules": copy.deepcopy(list(self.schedules)),
             }

@@ -1,0 +1,192 @@
+"""Applying the schedules' changes, after the tasks': references resolved, sent, verified.
+
+A payload's ``task:`` references become task IDs here, once the tasks exist: a task of the file
+takes the ID its apply (or plan) found; another reference is read once. A schedule whose task
+failed, was skipped or is stale is skipped with that reason, and nothing is sent for it. The
+engine's pool, interrupt and rules for unsent changes serve schedules as they serve tasks.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+from collections.abc import Mapping, Sequence
+
+from tasksync import engine
+from tasksync.api import ApifyClient
+from tasksync.errors import ApiError
+from tasksync.jsonutil import json_equal
+from tasksync.model import JSON, Action, RequestStats, Status, TaskChange, TaskRef, TaskResult
+from tasksync.run import Interrupt
+from tasksync.schedules.diff import Refs, same_action
+from tasksync.schedules.model import RUN_TASK, api_action
+from tasksync.secrets import redact, secret_values
+
+_DONE = (Status.UNCHANGED, Status.UPDATED, Status.CREATED)
+
+
+class _Skip(Exception):
+    """A schedule that cannot be sent: one of its tasks does not exist."""
+
+
+class _Resolver:
+    """Task references -> IDs, from the tasks' results, else read once each."""
+
+    def __init__(self, client: ApifyClient, tasks: Sequence[TaskResult]) -> None:
+        self.client = client
+        self.tasks = tasks
+        self.known: dict[str, str] = {}
+        self.spent = RequestStats()
+
+    def _result(self, ref: TaskRef) -> TaskResult | None:
+        for result in self.tasks:
+            mine = TaskRef.parse(result.key)
+            if mine.text == ref.text or (
+                mine.name is not None
+                and mine.name == ref.name
+                and None in (mine.username, ref.username)
+            ):
+                return result
+        return None
+
+    async def task_id(self, text: str) -> str:
+        ref = TaskRef.parse(text)
+        if ref.id is not None:
+            return ref.id
+        if text in self.known:
+            return self.known[text]
+        result = self._result(ref)
+        if result is not None:
+            if result.status not in _DONE or result.task_id is None:
+                raise _Skip(f"its task {text} is {result.status.value}: {result.error or ''}")
+            self.known[text] = result.task_id
+            return result.task_id
+        reply = await self.client.get_task(text)
+        self.spent += reply.stats
+        self.known[text] = str(reply.value["id"])
+        return self.known[text]
+
+    async def actor_id(self, text: str) -> str:
+        key = "actor:" + text
+        if key not in self.known:
+            reply = await self.client.get_actor(text)
+            self.spent += reply.stats
+            self.known[key] = str(reply.value["id"])
+        return self.known[key]
+
+
+async def apply_schedules(
+    client: ApifyClient,
+    changes: Sequence[TaskChange],
+    tasks: Sequence[TaskResult],
+    *,
+    stale: Mapping[str, str],
+    create_missing: bool,
+    concurrency: int = 16,
+    interrupt: Interrupt | None = None,
+) -> engine.ApplyOutcome:
+    """Send every schedule change that is to be applied; give every change a result."""
+    interrupt = interrupt or Interrupt()
+    results = [engine._settled(c, stale, create_missing) for c in changes]
+    work = [i for i, result in enumerate(results) if result is None]
+    secrets = secret_values([changes[i] for i in work])
+    resolver = _Resolver(client, tasks)
+
+    async def handle(n: int) -> None:
+        i = work[n]
+        result = await _apply_one(client, changes[i], resolver)
+        if result.error and secrets:
+            result = dataclasses.replace(result, error=redact(result.error, secrets))
+        results[i] = result
+
+    fatal = await engine._pool(len(work), concurrency, handle, interrupt)
+    why = "not started: the token was refused" if fatal else "not started: the run was interrupted"
+    final = [
+        result or engine._unsent(changes[i], Status.SKIPPED, "skipped", why)
+        for i, result in enumerate(results)
+    ]
+    requests = sum((r.requests for r in final), resolver.spent)
+    return engine.ApplyOutcome(final, requests, interrupted=interrupt.stopping, fatal=fatal)
+
+
+async def _apply_one(client: ApifyClient, change: TaskChange, resolver: _Resolver) -> TaskResult:
+    started = time.monotonic()
+    try:
+        payload = await _resolved(change.payload, resolver)
+    except _Skip as skip:
+        return engine._unsent(change, Status.SKIPPED, "skipped", str(skip))
+    except ApiError as exc:
+        if engine._refused(exc):
+            raise
+        why = f"a task or Actor of its actions cannot be read: {exc}"
+        return engine._failed(change, exc.kind, why, started, exc.stats)
+    sent = {k: ([api_action(a) for a in v] if k == "actions" else v) for k, v in payload.items()}
+    try:
+        if change.action is Action.CREATE:
+            reply = await client.create_schedule(sent, lookup_ref=change.key)
+            status = Status.CREATED
+        else:
+            reply = await client.update_schedule(str(change.task_id), sent)
+            status = Status.UPDATED
+    except ApiError as exc:
+        if engine._refused(exc):
+            raise
+        return engine._failed(change, exc.kind, str(exc), started, exc.stats)
+    live = reply.value
+    mismatches = verify(payload, live)
+    if mismatches:
+        why = "did not converge: the API's answer differs from what was sent at " + ", ".join(
+            mismatches
+        )
+        return engine._failed(
+            change, "did-not-converge", why, started, reply.stats, str(live.get("id"))
+        )
+    return TaskResult(
+        change.key,
+        status,
+        task_id=str(live.get("id")),
+        changes=change.changes,
+        requests=reply.stats,
+        duration=time.monotonic() - started,
+    )
+
+
+async def _resolved(payload: Mapping[str, JSON], resolver: _Resolver) -> dict[str, JSON]:
+    out = copy.deepcopy(dict(payload))
+    for action in out.get("actions") or ():
+        if action.get("type") == RUN_TASK:
+            action["actorTaskId"] = await resolver.task_id(str(action["actorTaskId"]))
+        else:
+            action["actorId"] = await resolver.actor_id(str(action["actorId"]))
+    return out
+
+
+def verify(payload: Mapping[str, JSON], live: Mapping[str, JSON]) -> list[str]:
+    """Where the schedule the API returned differs from the (resolved) payload it was sent."""
+    problems: list[str] = []
+    for name, want in payload.items():
+        have = live.get(name)
+        if name == "notifications":
+            problems += [
+                f"/notifications/{k}"
+                for k, v in want.items()
+                if not json_equal((have or {}).get(k), v)
+            ]
+        elif name == "actions":
+            have = have if isinstance(have, list) else []
+            refs = _identity(want)
+            if len(have) != len(want) or not all(
+                same_action(w, h, refs) for w, h in zip(want, have, strict=True)
+            ):
+                problems.append("/actions")
+        elif not json_equal(have, want):
+            problems.append(f"/{name}")
+    return problems
+
+
+def _identity(actions: list[JSON]) -> Refs:
+    """References that are already IDs (after ``_resolved``), and Actors as the API keeps them."""
+    tasks = {str(a["actorTaskId"]): str(a["actorTaskId"]) for a in actions if "actorTaskId" in a}
+    actors = {str(a["actorId"]): str(a["actorId"]) for a in actions if "actorId" in a}
+    return Refs(tasks=tasks, actors=actors)
