@@ -74,3 +74,17 @@ def test_input_schema_on_the_command_line(tmp_path: Path) -> None:
     assert bad.code == 1 and "ACTOR=PATH" in bad.err
     missing = run_cli("validate", path, "--input-schema", "a~b=nope.json", environ=env)
     assert missing.code == 1 and "cannot read the input schema of a~b" in missing.err
+
+
+def test_the_demo_actor_has_a_schema_that_the_example_file_meets(tmp_path: Path) -> None:
+    example = Path("tasks.example.yaml").read_text()
+    assert run_cli("demo").code == 0
+    # The task the demo creates is written, so its input is checked against the seeded schema.
+    bad = example.replace("maxPagesPerCrawl: 2000\n", "maxPagesPerCrawl: -5\n")
+    assert bad != example
+    result = run_cli("demo", write_file(tmp_path, bad))
+    assert result.code == 1
+    assert (
+        "janedoe~news-weekly: the input does not match the input schema of the Actor "
+        "apify~web-scraper (build latest): /maxPagesPerCrawl must be at least 0" in result.output
+    )
