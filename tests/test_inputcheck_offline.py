@@ -3,11 +3,14 @@ file's ``actors:`` section and ``--input-schema ACTOR=PATH``."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
 from support import run_cli, write_file
 from test_inputcheck import SCHEMA
+
+from tasksync.github.command import main as github_main
 
 FILE = """\
 version: 1
@@ -71,7 +74,7 @@ def test_input_schema_on_the_command_line(tmp_path: Path) -> None:
     assert result.code == 1 and "janedoe~other: input.maxPages: must be at least 1" in result.err
     assert "cc1" not in result.err
     bad = run_cli("validate", path, "--input-schema", "nothing", environ=env)
-    assert bad.code == 1 and "ACTOR=PATH" in bad.err
+    assert bad.code == 1 and "ACTOR=PATH" in bad.err and "nothing" not in bad.err  # not echoed
     missing = run_cli("validate", path, "--input-schema", "a~b=nope.json", environ=env)
     assert missing.code == 1 and "cannot read the input schema of a~b" in missing.err
 
@@ -88,3 +91,17 @@ def test_the_demo_actor_has_a_schema_that_the_example_file_meets(tmp_path: Path)
         "janedoe~news-weekly: the input does not match the input schema of the Actor "
         "apify~web-scraper (build latest): /maxPagesPerCrawl must be at least 0" in result.output
     )
+
+
+def test_the_pre_commit_hook_checks_inputs_even_with_variables_unset(tmp_path: Path) -> None:
+    _schema(tmp_path)
+    path = write_file(tmp_path, FILE)
+    out = io.StringIO()
+    schema = str(tmp_path / ".actor" / "input_schema.json")
+    argv = ["validate", path, "--format", "text", "--input-schema", f"apify~web-scraper={schema}"]
+    code = github_main(argv, environ={}, stdout=out, stderr=io.StringIO())  # API_KEY unset
+    text = out.getvalue()
+    assert code == 1, text
+    assert "API_KEY" in text  # the note
+    assert "tasks.yaml:9:7: janedoe~cc1: input.maxPages: must be at least 1" in text
+    assert "janedoe~other: input.maxPages: must be at least 1" in text
