@@ -119,6 +119,24 @@ def _add_diff_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="send secret input values even when the API only shows them encrypted",
     )
+    p.add_argument(
+        "--no-input-schema",
+        dest="input_schema",
+        action="store_false",
+        help="do not check the inputs against the input schemas of the Actors' builds (two "
+        "requests per Actor and build are saved)",
+    )
+
+
+def actor_schema(text: str) -> tuple[str, str]:
+    """``ACTOR=PATH`` of ``validate --input-schema`` (the text is never quoted back: it could
+    be anything pasted)."""
+    actor, sep, path = text.partition("=")
+    if not sep or not actor or not path:
+        raise argparse.ArgumentTypeError(
+            "expected ACTOR=PATH, an Actor (username~name) and its input schema file"
+        )
+    return actor, path
 
 
 def _add_apply_flags(p: argparse.ArgumentParser, recorded: bool = False) -> None:
@@ -176,13 +194,15 @@ def _validate(sub: argparse._SubParsersAction[Parser]) -> None:
         sub,
         "validate",
         summary="check task files offline (no token, no secrets needed)",
-        description="Check task files offline: schema, names, pointers, duplicates. Needs no "
-        "token and no secrets: an unset ${VAR} is a note (an error with --require-env). Every "
-        "problem is reported at once, as file:line:col.",
+        description="Check task files offline: schema, names, pointers, duplicates, and the "
+        "inputs against local input schemas (the file's actors: section, --input-schema). Needs "
+        "no token and no secrets: an unset ${VAR} is a note (an error with --require-env). "
+        "Every problem is reported at once, as file:line:col.",
         examples=[
             "tasksync validate tasks.yaml",
             "tasksync validate a.tasksync.yaml b.tasksync.yaml --format github",
             "tasksync validate tasks.yaml --require-env    # as plan and apply will read it",
+            "tasksync validate tasks.yaml --input-schema janedoe~crawler=.actor/input_schema.json",
         ],
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="task files (YAML)")
@@ -197,6 +217,15 @@ def _validate(sub: argparse._SubParsersAction[Parser]) -> None:
         action="store_true",
         help="an unset ${VAR} is an error, not a note",
     )
+    p.add_argument(
+        "--input-schema",
+        dest="input_schemas",
+        action="append",
+        type=actor_schema,
+        metavar="ACTOR=PATH",
+        help="check the inputs of ACTOR's tasks against this input schema file, as well as the "
+        "Actors the file's actors: section names (repeatable; wins over the file's)",
+    )
 
 
 def _plan(sub: argparse._SubParsersAction[Parser]) -> None:
@@ -204,8 +233,9 @@ def _plan(sub: argparse._SubParsersAction[Parser]) -> None:
         sub,
         "plan",
         summary="show what apply would change (the dry run; writes nothing)",
-        description="Read the live tasks and show how they differ from the file. Changes "
-        "nothing. The plan goes to stdout; progress to stderr.",
+        description="Read the live tasks and show how they differ from the file. Each input to "
+        "be written is checked against its Actor build's input schema (a refused one is a plan "
+        "error). Changes nothing. The plan goes to stdout; progress to stderr.",
         examples=[
             "tasksync plan tasks.yaml --detailed-exitcode",
             "tasksync plan tasks.yaml --format markdown > plan.md",
@@ -213,6 +243,7 @@ def _plan(sub: argparse._SubParsersAction[Parser]) -> None:
             "tasksync plan tasks.yaml --create-missing --out plan.json   # apply creates them",
             "tasksync plan tasks.yaml --target ~news-daily --match 'shop-*'",
             "tasksync plan tasks.yaml --show-unmanaged --detailed-exitcode",
+            "tasksync plan tasks.yaml --check-all-inputs   # unchanged tasks' inputs too",
         ],
     )
     p.add_argument("file", help="the task file (YAML)")
@@ -234,6 +265,12 @@ def _plan(sub: argparse._SubParsersAction[Parser]) -> None:
         action="store_true",
         help="list the account's tasks that the file does not mention (they count as changes "
         "for --detailed-exitcode)",
+    )
+    p.add_argument(
+        "--check-all-inputs",
+        action="store_true",
+        help="check the inputs of unchanged tasks against their input schemas too (a nightly "
+        "job finds inputs a new Actor build no longer accepts)",
     )
     _add_apply_flags(p, recorded=True)
     _add_target_arguments(p)

@@ -54,7 +54,7 @@ def _cmd_validate(args: argparse.Namespace, env: Env) -> int:
     github = (
         args.format == "github" if args.format else _under_actions(env) and not env.stdout_isatty
     )
-    results = validate_files(args.files, env.environ)
+    results = validate_files(args.files, env.environ, input_schemas=dict(args.input_schemas or []))
     if args.require_env:  # as plan and apply read the file: an unset variable is an error
         results = [dataclasses.replace(r, problems=r.problems + r.notes, notes=()) for r in results]
     if github:
@@ -147,6 +147,8 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
                 targets=args.target,
                 match=args.match,
                 show_unmanaged=args.show_unmanaged,
+                check_inputs=args.input_schema,
+                check_all_inputs=args.check_all_inputs,
             )
 
     def outputs(the_plan: Plan) -> None:
@@ -210,6 +212,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 started_at=began,
                 targets=args.target,
                 match=args.match,
+                check_inputs=args.input_schema,
             )
 
     def outputs(result: Report | None) -> None:
@@ -296,6 +299,8 @@ def _cmd_export(args: argparse.Namespace, env: Env) -> int:
         write_output(args.output or STDOUT, result.text, env)
         if args.output and args.output != STDOUT:
             env.stderr.write(f"Wrote {plural(result.tasks, 'task')} to {args.output}.\n")
+        for warning in result.warnings:
+            env.warning(warning)
         if result.variables:
             env.stderr.write(
                 "The file refers to encrypted secrets through these environment variables; set "

@@ -1,7 +1,8 @@
 """``tasksync demo``: a first look with no Apify account.
 
 Starts the emulator in-process on a free loopback port, seeds it with tasks that have drifted from
-the example file (and leaves one out, to be created), then runs plan, apply and plan again through
+the example file (and leaves one out, to be created), gives their Actor an input schema (so plan
+checks the inputs it would write), then runs plan, apply and plan again through
 the same library calls the real commands use, and says where the report was written.
 """
 
@@ -23,6 +24,19 @@ from tasksync.model import TaskSpec
 from tasksync.sync import Session, Settings
 
 DEFAULT_ACTOR = "apify~web-scraper"
+
+INPUT_SCHEMA = {
+    "title": "Demo input",
+    "type": "object",
+    "schemaVersion": 1,
+    "properties": {
+        "startUrls": {"type": "array", "editor": "requestListSources"},
+        "maxPagesPerCrawl": {"type": "integer", "minimum": 0},
+        "proxyConfiguration": {"type": "object", "editor": "proxy"},
+        "apiKey": {"type": "string", "isSecret": True},
+    },
+}
+"""The demo Actor's input schema: plan checks every input it writes against it."""
 
 
 def example_path() -> str:
@@ -57,6 +71,7 @@ def run(env: Env, *, file: str | None = None) -> int:
 
 async def _demo(env: Env, cfg: config.Config) -> int:
     async with Emulator(EmulatorSettings(latency_ms=5)) as emu:
+        emu.state.add_build(DEFAULT_ACTOR, "latest", INPUT_SCHEMA)
         created_later = None
         for index, spec in enumerate(cfg.tasks):
             if spec.actor is not None and created_later is None:

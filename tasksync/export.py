@@ -3,8 +3,11 @@
 The file is exact (planning it right away shows no changes) and stable (exporting twice without
 changes gives the same bytes): tasks are sorted by key, values keep the API's order, and a value is
 hoisted into ``defaults`` only when every exported task has exactly that value. Encrypted secrets
-are written as ``${VAR}`` placeholders with a comment naming the task and field, never in clear;
-literal ``${`` in strings is escaped as ``$${`` so that loading the file gives back the same text.
+are written as ``${VAR}`` placeholders with a comment naming the task and field, never in clear,
+and so is every field that the Actor build's input schema marks ``isSecret`` even when the account
+stores it as a literal (the file plans with no changes once the variables hold those values);
+input keys that look like credentials but are not marked secret are warned about. Literal ``${``
+in strings is escaped as ``$${`` so that loading the file gives back the same text.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from typing import Any
 
 import yaml
 
+from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback, refresh
 from tasksync.errors import ApiError
+from tasksync.inputschema import InputSchema
 from tasksync.jsonutil import escape_token, json_equal
 from tasksync.model import JSON, RemoteTask
 from tasksync.run import Interrupt
@@ -33,6 +38,13 @@ class Export:
     tasks: int
     variables: dict[str, str] = field(default_factory=dict)
     """Environment variables the file needs -> which task field each stands for."""
+    warnings: list[str] = field(default_factory=list)
+    """Input keys that look like credentials but are not marked secret, one line each."""
+
+
+_CREDENTIAL = re.compile(
+    r"(?i)(token|api[_-]?key|password|passwd|secret|credential|auth|private[_-]?key|cookie)"
+)
 
 
 def select(items: Sequence[dict[str, JSON]], match: str | None, actor: str | None) -> list[str]:
@@ -79,24 +91,53 @@ async def export(
                     continue  # deleted between the listing and the read
                 raise item.task
             found[item.index] = item.task
+    tasks = [(k, t) for k, t in zip(keys, found, strict=True) if t is not None]
+    secret_keys = await _secret_keys(client, tasks, concurrency)
     schedules, schedule_actors = await schedule_export.read(
         client, concurrency=concurrency, interrupt=interrupt
     )
     task_keys = {str(i.get("id")): f"{i.get('username')}~{i.get('name')}" for i in listing}
     return render(
-        [(k, t) for k, t in zip(keys, found, strict=True) if t is not None],
+        tasks,
         actors,
         schedule_export.entries(schedules, task_keys, schedule_actors),
+        secret_keys=secret_keys,
     )
+
+
+async def _secret_keys(
+    client: ApifyClient, tasks: Sequence[tuple[str, RemoteTask]], concurrency: int | None
+) -> dict[str, tuple[str, ...]]:
+    """Task key -> the input keys its Actor build's schema marks ``isSecret`` (two requests per
+    distinct Actor and build; a schema that cannot be read marks nothing)."""
+    schemas = OnlineSchemas(client, concurrency=concurrency)
+    wanted = {key: (str(t.data.get("actId")), _build(t)) for key, t in tasks}
+    await schemas.load(wanted.values())
+    found = {}
+    for key, build_key in wanted.items():
+        schema = schemas.get(build_key)
+        if isinstance(schema, InputSchema) and schema.secret_keys:
+            found[key] = schema.secret_keys
+    return found
+
+
+def _build(task: RemoteTask) -> str | None:
+    options = task.data.get("options")
+    build = options.get("build") if isinstance(options, dict) else None
+    return build if isinstance(build, str) and build else None
 
 
 def render(
     tasks: Sequence[tuple[str, RemoteTask]],
     actors: dict[str, str],
     schedules: Sequence[dict[str, Any]] = (),
+    *,
+    secret_keys: dict[str, tuple[str, ...]] | None = None,
 ) -> Export:
-    """The task file for these tasks and schedule entries (pure)."""
+    """The task file for these tasks and schedule entries (pure); ``secret_keys``: task key ->
+    the input keys its Actor's schema marks ``isSecret``."""
     variables: dict[str, str] = {}
+    warnings: list[str] = []
     entries: list[dict[str, Any]] = []
     for key, remote in tasks:
         data = remote.data
@@ -112,6 +153,9 @@ def render(
             entry["options"] = _escape(options)
         task_input = data.get("input")
         if isinstance(task_input, dict):
+            secret = (secret_keys or {}).get(key, ())
+            warnings += _credentials(key, task_input, secret)
+            task_input = {k: _Literal(v) if k in secret else v for k, v in task_input.items()}
             entry["input"] = _placeholders(_escape(task_input), key, "/input", variables)
         entries.append(entry)
 
@@ -135,7 +179,27 @@ def render(
     )
     if variables:
         header += "# Needs these environment variables: " + ", ".join(sorted(variables)) + "\n"
-    return Export(header + "\n".join(lines) + "\n", len(entries), variables)
+    return Export(header + "\n".join(lines) + "\n", len(entries), variables, warnings)
+
+
+class _Literal:
+    """A secret field's value stored in clear: exported as a placeholder all the same."""
+
+    def __init__(self, value: JSON) -> None:
+        self.value = value
+
+
+def _credentials(key: str, task_input: dict[str, JSON], secret: tuple[str, ...]) -> list[str]:
+    return [
+        f"{key} /input/{escape_token(k)} looks like a credential, but the Actor's input schema "
+        "does not mark it secret (isSecret), so Apify stores it in clear"
+        for k, v in task_input.items()
+        if k not in secret
+        and _CREDENTIAL.search(k)
+        and isinstance(v, str)
+        and v
+        and not is_encrypted(v)
+    ]
 
 
 def _hoist(entries: list[dict[str, Any]]) -> dict[str, Any]:
@@ -165,6 +229,8 @@ def _hoist(entries: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _escape(value: JSON) -> JSON:
+    if isinstance(value, _Literal):
+        return value
     if isinstance(value, str):
         return value.replace("${", "$${")
     if isinstance(value, dict):
@@ -175,7 +241,9 @@ def _escape(value: JSON) -> JSON:
 
 
 def _placeholders(value: JSON, key: str, path: str, variables: dict[str, str]) -> JSON:
-    if is_encrypted(value):
+    if isinstance(value, _Literal) and is_encrypted(value.value):
+        value = value.value
+    if isinstance(value, _Literal) or is_encrypted(value):
         name = _var_name(key, path, variables)
         variables[name] = f"{key} {path}"
         return "${" + name + "}"

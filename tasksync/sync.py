@@ -26,7 +26,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Self
 
-from tasksync import config, engine, targeting
+from tasksync import config, engine, inputcheck, targeting
+from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import (
@@ -144,13 +145,17 @@ class Session:
         targets: Sequence[str] = (),
         match: str | None = None,
         show_unmanaged: bool = False,
+        check_inputs: bool = True,
+        check_all_inputs: bool = False,
     ) -> Plan:
         """Load the file (unless given a loaded Config), read the live tasks, and diff them.
 
         ``create_missing`` and ``force`` are recorded in the plan, which then predicts what
         applying it does; ``targets``/``match`` select some of the file's tasks (the safety limit
         counts those, and the schedules are left out); ``show_unmanaged`` lists the account's
-        tasks that the file does not name.
+        tasks that the file does not name. With ``check_inputs``, the input of every task to be
+        written (of every task, with ``check_all_inputs``) is checked against its Actor build's
+        input schema (``inputcheck``); a refused input makes that task a plan error.
         """
         cfg = (
             source
@@ -173,13 +178,19 @@ class Session:
                 changes[i] = plan_task(specs[i], item.task, rotate_secrets=rotate_secrets)
                 self._unbilled += item.requests  # billed to the plan, or to the report of a stop
         # refresh returned: every task was read and diffed
+        found_remotes = [r for r in remotes if r is not None]
         plan = make_plan(
             specs,
-            [r for r in remotes if r is not None],
+            found_remotes,
             source=str(cfg.path),
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
         )
+        if check_inputs:
+            found = inputcheck.targets(plan, specs, found_remotes, check_all=check_all_inputs)
+            schemas = OnlineSchemas(self.client, concurrency=self.settings.concurrency)
+            self._unbilled += await schemas.load(t.key for t in found)
+            plan = inputcheck.check_plan(plan, specs, found, schemas.get)
         targeted = bool(targets) or match is not None
         if cfg.schedules and not targeted:  # after the tasks: actions may name tasks it creates
             schedules, spent = await plan_schedules(
@@ -299,6 +310,7 @@ class Session:
         started_at: datetime | None = None,
         targets: Sequence[str] = (),
         match: str | None = None,
+        check_inputs: bool = True,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
         it changes anything, and apply it. None when the confirmation was refused.
@@ -323,6 +335,7 @@ class Session:
                     force=force,
                     targets=targets,
                     match=match,
+                    check_inputs=check_inputs,
                 )
             assert plan is not None
             if show is not None:
@@ -385,10 +398,17 @@ async def plan(
     settings: Settings,
     environ: Mapping[str, str] | None = None,
     rotate_secrets: bool = False,
+    check_inputs: bool = True,
+    check_all_inputs: bool = False,
 ) -> Plan:
     """``Session.plan`` in a session of its own."""
     async with Session(settings, environ=environ) as session:
-        return await session.plan(source, rotate_secrets=rotate_secrets)
+        return await session.plan(
+            source,
+            rotate_secrets=rotate_secrets,
+            check_inputs=check_inputs,
+            check_all_inputs=check_all_inputs,
+        )
 
 
 async def apply(

@@ -78,7 +78,8 @@ def test_apply_converges_and_writes_only_changed_tasks(tmp_path: Path) -> None:
             f"/v2/actor-tasks/{emu.state.get_task(f'janedoe~task-{i:04d}')['id']}"
             for i in range(0, 40, 4)
         )
-        assert sum(r.method == "GET" for r in emu.requests) == 40 + 1  # and GET /v2/users/me
+        # one GET per task, two for the input schema (the Actor, then its build), and the check
+        assert sum(r.method == "GET" for r in emu.requests) == 40 + 2 + 1
         assert sum(r.path == "/v2/users/me" for r in emu.requests) == 1
         assert not [r for r in emu.requests if r.method == "POST"]
         again = run_cli("plan", path, "--detailed-exitcode", emu=emu)
@@ -93,7 +94,7 @@ def test_apply_converges_and_writes_only_changed_tasks(tmp_path: Path) -> None:
         "stale": 0,
         "skipped": 0,
     }
-    assert report["requests"]["total"] == 51  # the check, 40 GETs and 10 PUTs
+    assert report["requests"]["total"] == 53  # the check, 40 + 2 GETs and 10 PUTs
     entry = next(t for t in report["tasks"] if t["key"] == "janedoe~task-0000")
     assert entry["status"] == "updated" and entry["attempts"] == 1
     assert {c["path"] for c in entry["changes"]} == {"/options/memoryMbytes", "/input/extra"}
@@ -264,7 +265,7 @@ async def test_answer_that_differs_from_the_payload_is_a_failure(tmp_path: Path)
             "version: 1\ntasks:\n  - task: janedoe~aaa\n    options: {memoryMbytes: 2048}\n",
         )
         settings = sync.Settings(token="tok-jane", api_url=f"http://127.0.0.1:{port}", retry=FAST)
-        plan = await sync.plan(path, settings=settings, environ={})
+        plan = await sync.plan(path, settings=settings, environ={}, check_inputs=False)
         report = await sync.apply(plan, settings=settings, force=True)
     finally:
         await runner.cleanup()

@@ -76,6 +76,32 @@ def test_export_has_no_diff_options() -> None:
     assert "--rotate-secrets" in result.err and "Traceback" not in result.err
 
 
+def test_schema_secrets_become_placeholders_and_credentials_are_warned_about(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "exported.yaml"
+    with threaded_emulator() as emu:
+        emu.state.add_actor("janedoe", "exp-actor")
+        seed(emu, "lit-secret", actor="janedoe~exp-actor",
+             input={"password": "pw-Literal-1", "authToken": "tok-9", "q": 1})  # fmt: skip
+        # A new build marks `password` secret: the value stored before stays in clear.
+        schema = {
+            "type": "object",
+            "properties": {"password": {"type": "string", "isSecret": True}},
+        }
+        emu.state.add_build("janedoe~exp-actor", "latest", schema)
+        assert emu.state.get_task("janedoe~lit-secret")["input"]["password"] == "pw-Literal-1"  # type: ignore[index]
+        result = run_cli("export", "-o", str(out), "--actor", "janedoe~exp-actor", emu=emu)
+        assert result.code == 0, result.output
+        text = out.read_text()
+        assert "pw-Literal-1" not in text and "${LIT_SECRET_PASSWORD}" in text
+        assert "janedoe~lit-secret /input/authToken looks like a credential" in result.err
+        assert "/input/password looks like" not in result.err
+        env = {"LIT_SECRET_PASSWORD": "pw-Literal-1"}
+        plan = run_cli("plan", str(out), "--detailed-exitcode", emu=emu, environ=env)
+        assert plan.code == 0, plan.output
+
+
 def test_export_writes_schedules_with_task_references(tmp_path: Path) -> None:
     out = tmp_path / "exported.yaml"
     with threaded_emulator() as emu:

@@ -75,10 +75,11 @@ async def test_the_report_counts_the_requests_of_the_plan_and_the_writes(
     async with tasksync.Session(_settings(emulator), environ={}) as session:
         plan = await session.plan(_file(tmp_path, ["one"]))
         report = await session.apply(plan)
-    assert plan.requests.total == 2  # the check (GET /v2/users/me), then the task
+    # the check (GET /v2/users/me), the task, and the input schema (the Actor, then its build)
+    assert plan.requests.total == 4
     assert report.results[0].attempts == 3
-    assert report.requests == {"total": 5, "retried": 2, "rateLimited": 0}
-    assert len(emulator.requests) == 5
+    assert report.requests == {"total": 7, "retried": 2, "rateLimited": 0}
+    assert len(emulator.requests) == 7
 
 
 async def test_a_write_cancelled_in_flight_does_not_report_the_previous_ones_attempts(

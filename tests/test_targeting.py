@@ -58,7 +58,7 @@ def test_target_and_match_select_tasks_and_the_safety_limit_counts_them(tmp_path
         applied = run_cli("apply", path, "--yes", "--target", "alpha", "--target", "beta", emu=emu)
         assert applied.code == 0, applied.output  # 2 of 2, below minTasks: no refusal
         assert [memory(emu, n) for n in ("alpha", "beta", "gamma")] == [2048, 2048, 1024]
-        assert len(emu.requests) == 5  # the check, two GETs, two PUTs: nothing else
+        assert len(emu.requests) == 7  # check, 2 GETs, the input schema (Actor, build), 2 PUTs
 
 
 def test_a_target_or_glob_that_selects_nothing_is_an_error(tmp_path: Path) -> None:

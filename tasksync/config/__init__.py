@@ -63,6 +63,8 @@ class Config:
     path: str
     tasks: tuple[TaskSpec, ...] = ()
     safety: Safety = field(default_factory=Safety)
+    actors: Mapping[str, str] = field(default_factory=dict)
+    """``actors:``: Actor -> local input schema file (as written, relative to the file)."""
     schedules: tuple[ScheduleSpec, ...] = ()
 
 
@@ -211,6 +213,7 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
             max_changed_fraction=float(safety.get("maxChangedFraction", 0.3)),
             min_tasks=int(safety.get("minTasks", 10)),
         ),
+        actors=dict(root.get("actors") or {}),
         schedules=tuple(timed.specs),
     )
 

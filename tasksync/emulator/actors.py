@@ -1,19 +1,23 @@
-"""Actors: who owns them, who may see them, their secret input keys and their one build.
+"""Actors: who owns them, who may see them, their tagged builds and secret input keys.
 
-For now an Actor is what a task needs: an ID and a name to address, visibility, and the keys
-of its input that are stored encrypted. (Builds and input schemas will grow here.)
+An Actor is what a task needs: an ID and a name to address, visibility, its builds by tag (each
+with its input schema, ``builds.py``; every Actor starts with a ``latest`` build) and the keys of
+its input that are stored encrypted: those seeded as ``secretInputKeys`` plus every property
+that one of its builds' schemas marks ``isSecret``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from tasksync.emulator.builds import Build
 from tasksync.emulator.core import JSON, Core, check_name, iso
-from tasksync.emulator.errors import RecordNotFound, TokenNotProvided
+from tasksync.emulator.errors import RecordNotFound, TokenNotProvided, UnknownBuildTag
 from tasksync.emulator.users import STORE_USERNAME, User, Users
 
 DEFAULT_ACTOR = "apify~web-scraper"
+DEFAULT_TAG = "latest"
 
 
 @dataclass(eq=False)
@@ -25,6 +29,26 @@ class Actor:
     is_public: bool
     secret_input_keys: tuple[str, ...]
     created_at: str
+    builds: dict[str, Build] = field(default_factory=dict)
+    """Tag -> build; every Actor has a ``latest`` one."""
+
+    @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """Input keys stored encrypted: the seeded ones and every build's ``isSecret`` ones."""
+        keys = dict.fromkeys(self.secret_input_keys)
+        for build in self.builds.values():
+            keys.update(dict.fromkeys(build.secret_keys))
+        return tuple(keys)
+
+    def build(self, tag: str | None) -> Build:
+        """The build that ``tag`` (or a build number) names; ``UnknownBuildTag`` otherwise."""
+        tag = tag or DEFAULT_TAG
+        found = self.builds.get(tag) or next(
+            (b for b in self.builds.values() if b.build_number == tag), None
+        )
+        if found is None:
+            raise UnknownBuildTag(f'Build with tag "{tag}" was not found')
+        return found
 
     def to_json(self) -> dict[str, JSON]:
         """The ``Actor`` object as ``GET /v2/actors/{id}`` returns it."""
@@ -38,35 +62,22 @@ class Actor:
             "isPublic": self.is_public,
             "createdAt": self.created_at,
             "modifiedAt": self.created_at,
-            "stats": {"totalBuilds": 1, "totalRuns": 0},
+            "stats": {"totalBuilds": len(self.builds), "totalRuns": 0},
             "versions": [{"versionNumber": "0.0", "sourceType": "SOURCE_FILES"}],
             "defaultRunOptions": {
-                "build": "latest",
+                "build": DEFAULT_TAG,
                 "timeoutSecs": 3600,
                 "memoryMbytes": 1024,
                 "restartOnError": False,
             },
-            "taggedBuilds": {"latest": {"buildId": self.build_id, "buildNumber": "0.0.1"}},
-        }
-
-    @property
-    def build_id(self) -> str:
-        return self.id[::-1]
-
-    def build_json(self) -> dict[str, JSON]:
-        """The Actor's one (default, ``latest``) build, always finished."""
-        return {
-            "id": self.build_id,
-            "actId": self.id,
-            "userId": self.user_id,
-            "startedAt": self.created_at,
-            "finishedAt": self.created_at,
-            "status": "SUCCEEDED",
-            "meta": {"origin": "WEB"},
-            "buildNumber": "0.0.1",
-            "stats": None,
-            "options": None,
-            "usage": None,
+            "taggedBuilds": {
+                tag: {
+                    "buildId": b.id,
+                    "buildNumber": b.build_number,
+                    "finishedAt": b.created_at,
+                }
+                for tag, b in self.builds.items()
+            },
         }
 
 
@@ -81,6 +92,7 @@ class Actors:
     def clear(self) -> None:
         self._by_id: dict[str, Actor] = {}
         self._by_name: dict[tuple[str, str], Actor] = {}
+        self._builds: dict[str, tuple[Actor, Build]] = {}
 
     def __iter__(self) -> Iterator[Actor]:
         return iter(list(self._by_id.values()))
@@ -92,8 +104,10 @@ class Actors:
         secret_input_keys: Iterable[str] = (),
         *,
         is_public: bool | None = None,
+        input_schema: dict[str, JSON] | None = None,
     ) -> Actor:
-        """Add an Actor owned by ``username``; public by default when the owner is ``apify``."""
+        """Add an Actor owned by ``username``; public by default when the owner is ``apify``.
+        Its ``latest`` build has ``input_schema`` (none: any input is valid)."""
         with self._core.lock:
             owner = self._users.named(username)
             check_name(name)
@@ -111,9 +125,61 @@ class Actors:
                 secret_input_keys=keys,
                 created_at=iso(self._core.now_ms()),
             )
+            # The first build's ID is derived, so that seeding draws no more IDs than before.
+            self._add_build(actor, DEFAULT_TAG, input_schema, actor.id[::-1])
             self._by_id[actor.id] = actor
             self._by_name[(owner.id, name)] = actor
             return actor
+
+    def add_build(
+        self,
+        actor: Actor,
+        tag: str,
+        input_schema: dict[str, JSON] | None = None,
+        build_number: str | None = None,
+    ) -> Build:
+        """A new build of ``actor`` tagged ``tag`` (the tag moves to it, as on Apify)."""
+        with self._core.lock:
+            if not isinstance(tag, str) or not tag:
+                raise ValueError("a build tag must be a non-empty string")
+            return self._add_build(actor, tag, input_schema, self._core.new_id(), build_number)
+
+    def _add_build(
+        self,
+        actor: Actor,
+        tag: str,
+        input_schema: dict[str, JSON] | None,
+        build_id: str,
+        build_number: str | None = None,
+    ) -> Build:
+        if input_schema is not None and not isinstance(input_schema, dict):
+            raise ValueError("an input schema must be a mapping")
+        build = Build(
+            id=build_id,
+            act_id=actor.id,
+            user_id=actor.user_id,
+            build_number=build_number or f"0.0.{self._count_builds(actor) + 1}",
+            created_at=iso(self._core.now_ms()),
+            input_schema=input_schema,
+        )
+        actor.builds[tag] = build
+        self._builds[build.id] = (actor, build)
+        return build
+
+    def build(self, build_id: str, user: User | None) -> Build:
+        """``GET /v2/actor-builds/{id}``: a build of an Actor that ``user`` may see."""
+        with self._core.lock:
+            found = self._builds.get(build_id)
+        if found is None or not self._visible(found[0], user):
+            raise RecordNotFound("Actor build")
+        return found[1]
+
+    def _count_builds(self, actor: Actor) -> int:
+        return sum(1 for owner, _ in self._builds.values() if owner is actor)
+
+    @staticmethod
+    def _visible(actor: Actor, user: User | None) -> bool:
+        return actor.is_public or (user is not None and actor.user_id == user.id)
 
     def by_id(self, actor_id: str) -> Actor:
         return self._by_id[actor_id]
@@ -140,8 +206,6 @@ class Actors:
                 actor = self._by_name.get((owner.id, name)) if owner is not None else None
             else:
                 actor = self._by_id.get(ref)
-        if actor is None or not (
-            actor.is_public or (user is not None and actor.user_id == user.id)
-        ):
+        if actor is None or not self._visible(actor, user):
             raise RecordNotFound("Actor")
         return actor

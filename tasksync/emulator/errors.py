@@ -14,6 +14,7 @@ raise them while staying plain Python.
       UnknownToken               401 user-or-token-not-found
       InsufficientPermissions    403 insufficient-permissions  a read-only user writes
       TooManyTasks               403 too-many-actor-tasks
+      UnknownBuildTag            403 unknown-build-tag      validate-input ``build=`` names no build
       RecordNotFound             404 record-not-found       "Actor task was not found"
       PageNotFound               404 page-not-found         no such route
       MethodNotAllowed           405 method-not-allowed     with an ``Allow`` header
@@ -108,6 +109,10 @@ class TooManyTasks(_Fixed):
 
     def __init__(self, limit: int) -> None:
         super().__init__(f"You have reached the limit of {limit} Actor tasks")
+
+
+class UnknownBuildTag(_Fixed):
+    STATUS, TYPE = 403, "unknown-build-tag"
 
 
 class RecordNotFound(_Fixed):

@@ -4,7 +4,9 @@ A seed document (the ``tasksync emulator --seed`` file, ``POST /_emulator/seed``
 ``EmulatorState.load_seed``) adds users, Actors and tasks to the defaults::
 
     users:  [{username: acme, token: secret-token, readOnly: false}]
-    actors: [{username: acme, name: crawler, secretInputKeys: [apiKey], isPublic: false}]
+    actors: [{username: acme, name: crawler, secretInputKeys: [apiKey], isPublic: false,
+              inputSchema: {...},                       # the latest build's (none: any input)
+              builds: [{tag: beta, inputSchema: {...}, buildNumber: 0.0.2}]}]
     tasks:  [{username: acme, actor: acme~crawler, name: nightly, options: {...}, input: {...}}]
 
 Seeded tasks are created as their owner would with ``POST /v2/actor-tasks``, except that their
@@ -39,22 +41,27 @@ STORE_ACTORS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _SEED_KINDS = ("users", "actors", "tasks")
 _SEED_KEYS = {
     "users": {"username", "token", "readOnly"},
-    "actors": {"username", "name", "secretInputKeys", "isPublic"},
+    "actors": {"username", "name", "secretInputKeys", "isPublic", "inputSchema", "builds"},
     "tasks": {"username", "actor", *TASK_BODY_KEYS},
 }
 
 
 def seed_defaults(users: Users, actors: Actors, tokens: MutableMapping[str, str]) -> None:
-    """Two users (``janedoe``, ``otheruser``), the store's owner and Actors, and ``my-actor``.
+    """Two users (``janedoe``, ``otheruser``), the store's owner and Actors, and ``my-actor``;
+    each Actor has builds tagged ``latest`` and ``beta``, without input schemas.
 
     A user's token comes from ``tokens`` and, when it has none yet, is drawn and kept there, so
     a reset gives every default user its former token back.
     """
     for username in (DEFAULT_USERNAME, OTHER_USERNAME, STORE_USERNAME):
         users.add(username, tokens.setdefault(username, new_token()))
-    for name, keys in STORE_ACTORS:
+    added = [
         actors.add(STORE_USERNAME, name, secret_input_keys=keys, is_public=True)
-    actors.add(DEFAULT_USERNAME, "my-actor", secret_input_keys=("apiKey", "password"))
+        for name, keys in STORE_ACTORS
+    ]
+    added.append(actors.add(DEFAULT_USERNAME, "my-actor", secret_input_keys=("apiKey", "password")))
+    for actor in added:
+        actors.add_build(actor, "beta")
 
 
 def load_seed(doc: JSON, users: Users, actors: Actors, tasks: ActorTasks) -> dict[str, int]:
@@ -98,12 +105,23 @@ def _seed_one(
     if kind == "users":
         users.add(entry.get("username"), entry.get("token"), bool(entry.get("readOnly", False)))  # type: ignore[arg-type]
     elif kind == "actors":
-        actors.add(
+        actor = actors.add(
             entry.get("username", DEFAULT_USERNAME),
             entry.get("name"),  # type: ignore[arg-type]
             secret_input_keys=entry.get("secretInputKeys") or (),
             is_public=entry.get("isPublic"),
+            input_schema=entry.get("inputSchema"),
         )
+        builds = entry.get("builds") or []
+        if not isinstance(builds, list) or not all(isinstance(b, dict) for b in builds):
+            raise ValueError("builds must be a list of mappings")
+        for build in builds:
+            unknown = sorted(set(build) - {"tag", "inputSchema", "buildNumber"})
+            if unknown:
+                raise ValueError(f"unknown build keys: {', '.join(unknown)}")
+            actors.add_build(
+                actor, build.get("tag"), build.get("inputSchema"), build.get("buildNumber")
+            )
     else:
         body = {key: entry[key] for key in TASK_BODY_KEYS if key in entry}
         body["actId"] = entry.get("actor", DEFAULT_ACTOR)

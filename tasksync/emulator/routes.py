@@ -157,7 +157,8 @@ class ActorTaskRoutes(Resource):
 
 
 class ActorRoutes(Resource):
-    """``/v2/actors`` and its deprecated twin ``/v2/acts``: what tasks need of an Actor."""
+    """``/v2/actors`` and its deprecated twin ``/v2/acts``, and ``/v2/actor-builds``: what
+    tasks need of an Actor (its builds, their input schemas, input validation)."""
 
     def table(self) -> list[Route]:
         routes = []
@@ -167,7 +168,7 @@ class ActorRoutes(Resource):
                 Route("GET", base + "/{ref}/builds/default", self.default_build),
                 Route("POST", base + "/{ref}/validate-input", self.validate_input),
             ]
-        return routes
+        return [*routes, Route("GET", "/v2/actor-builds/{id}", self.get_build)]
 
     async def get(self, request: web.Request) -> web.Response:
         actor = self.state.actors.resolve(request.match_info["ref"], request.get(USER))
@@ -175,12 +176,18 @@ class ActorRoutes(Resource):
 
     async def default_build(self, request: web.Request) -> web.Response:
         actor = self.state.actors.resolve(request.match_info["ref"], request.get(USER))
-        return self.answer({"data": actor.build_json()})
+        return self.answer({"data": actor.build(None).to_json()})
+
+    async def get_build(self, request: web.Request) -> web.Response:
+        build = self.state.actors.build(request.match_info["id"], request.get(USER))
+        return self.answer({"data": build.to_json()})
 
     async def validate_input(self, request: web.Request) -> web.Response:
-        self.state.actors.resolve(request.match_info["ref"], request.get(USER))
-        if not isinstance(self.body(request), dict):
+        actor = self.state.actors.resolve(request.match_info["ref"], request.get(USER))
+        body = self.body(request)
+        if not isinstance(body, dict):
             raise InvalidInput("The input must be a JSON object")
+        actor.build(request.query.get("build")).validate(body)
         return self.answer({"valid": True})
 
 

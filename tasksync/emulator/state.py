@@ -77,9 +77,29 @@ class EmulatorState:
         secret_input_keys: Iterable[str] = (),
         *,
         is_public: bool | None = None,
+        input_schema: Mapping[str, JSON] | None = None,
     ) -> dict[str, JSON]:
-        """Add an Actor owned by ``username``; public by default when the owner is ``apify``."""
-        return self.actors.add(username, name, secret_input_keys, is_public=is_public).to_json()
+        """Add an Actor owned by ``username``; public by default when the owner is ``apify``.
+        Its ``latest`` build has ``input_schema`` (none: it accepts any input)."""
+        schema = copy.deepcopy(dict(input_schema)) if input_schema is not None else None
+        actor = self.actors.add(
+            username, name, secret_input_keys, is_public=is_public, input_schema=schema
+        )
+        return actor.to_json()
+
+    def add_build(
+        self,
+        actor: str,
+        tag: str,
+        input_schema: Mapping[str, JSON] | None = None,
+        build_number: str | None = None,
+    ) -> dict[str, JSON]:
+        """A new build of ``actor`` (ID or ``username~name``) tagged ``tag``; the Build object."""
+        found = self.actors.find(actor)
+        if found is None:
+            raise KeyError(f"no Actor {actor}")
+        schema = copy.deepcopy(dict(input_schema)) if input_schema is not None else None
+        return self.actors.add_build(found, tag, schema, build_number).to_json()
 
     def add_task(
         self,
@@ -192,7 +212,7 @@ class EmulatorState:
         found = self.schedules.find(ref, user)
         return None if found is None else str(found["id"])
 
-    def secret_plaintext(self, encrypted: str) -> str:
+    def secret_plaintext(self, encrypted: str) -> JSON:
         """The plaintext that was stored as ``encrypted`` (``KeyError`` if it never was)."""
         return self.secrets.plaintext(encrypted)
 

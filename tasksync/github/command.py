@@ -8,6 +8,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import IO
 
+from tasksync.arguments import actor_schema
 from tasksync.errors import TasksyncError
 from tasksync.github.action import COMMENT_MODES, run_action
 from tasksync.github.annotations import github_format
@@ -37,6 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("validate", help="check task files offline (as the pre-commit hook does)")
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--format", choices=("text", "github"), help="default: github under Actions")
+    p.add_argument(
+        "--input-schema",
+        dest="input_schemas",
+        action="append",
+        type=actor_schema,
+        metavar="ACTOR=PATH",
+        help="check ACTOR's task inputs against this input schema file (repeatable)",
+    )
     p = sub.add_parser("compare-plans", help="exit 0 when two saved plans make the same changes")
     p.add_argument("reviewed", help="the plan reviewed on the pull request")
     p.add_argument("now", help="the plan made just now")
@@ -59,7 +68,8 @@ def main(
     try:
         if args.subcommand == "validate":
             github = args.format == "github" if args.format else github_format(environ, out)
-            results = validate_files(args.files, environ)
+            schemas = dict(args.input_schemas or [])
+            results = validate_files(args.files, environ, input_schemas=schemas)
             for line in validation_lines(results, github=github):
                 out.write(line + "\n")
             return 0 if all(r.ok for r in results) else 1

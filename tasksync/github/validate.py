@@ -1,7 +1,9 @@
 """Validating task files offline, several at once, as the pre-commit hook and ``validate`` do.
 
 An unset ``${VAR}`` is a note, not a problem: validation needs no secrets (a pull request from a
-fork gets none), so a variable set only where ``plan`` runs does not fail it.
+fork gets none), so a variable set only where ``plan`` runs does not fail it. Inputs are checked
+against local input schema files (the file's ``actors:`` section, and ``input_schemas``) with
+such a variable read as a present string.
 """
 
 from __future__ import annotations
@@ -35,21 +37,45 @@ class Validation:
         return self.error or str(ConfigError(list(self.problems)))
 
 
-def validate_file(path: str, environ: Mapping[str, str]) -> Validation:
-    """Load ``path``; problems with an unset ``${VAR}`` are notes, the rest are errors."""
+def validate_file(
+    path: str, environ: Mapping[str, str], *, input_schemas: Mapping[str, str] | None = None
+) -> Validation:
+    """Load ``path``; problems with an unset ``${VAR}`` are notes, the rest are errors.
+    ``input_schemas``: Actor -> input schema file, beside the file's ``actors:`` section."""
     try:
         cfg = config.load(path, environ=environ)
     except ConfigError as exc:
         notes = tuple(p for p in exc.problems if is_unset_variable(p))
         errors = tuple(p for p in exc.problems if not is_unset_variable(p))
+        if not errors:  # valid but for unset variables: the inputs can still be checked
+            errors = _input_problems(path, environ, input_schemas)
         return Validation(path, None, errors, notes)
     except TasksyncError as exc:  # unreadable, too large, not a file
         return Validation(path, None, (Problem(path, None, None, "", str(exc)),), error=str(exc))
-    return Validation(path, len(cfg.tasks), ())
+    problems = _input_problems(path, environ, input_schemas) if cfg.actors or input_schemas else ()
+    return Validation(path, len(cfg.tasks), problems)
 
 
-def validate_files(paths: Sequence[str], environ: Mapping[str, str]) -> list[Validation]:
-    return [validate_file(p, environ) for p in paths]
+def _input_problems(
+    path: str, environ: Mapping[str, str], input_schemas: Mapping[str, str] | None
+) -> tuple[Problem, ...]:
+    from tasksync.inputcheck import check_offline  # only when there is a schema to read
+
+    try:
+        return tuple(check_offline(path, environ, input_schemas))
+    except ConfigError:
+        return ()  # the file reads only with its variables set: their notes say so
+    except TasksyncError as exc:  # a schema file that cannot be read or used
+        return (Problem(path, None, None, "", str(exc)),)
+
+
+def validate_files(
+    paths: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    input_schemas: Mapping[str, str] | None = None,
+) -> list[Validation]:
+    return [validate_file(p, environ, input_schemas=input_schemas) for p in paths]
 
 
 def validation_lines(results: Sequence[Validation], *, github: bool) -> list[str]:
