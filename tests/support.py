@@ -6,11 +6,13 @@ second event loop in a background thread (an anyio blocking portal) and talk to 
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import random
 import textwrap
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from anyio.from_thread import start_blocking_portal
 
 from tasksync.cli import Env, main
 from tasksync.emulator import Emulator, EmulatorSettings, RequestRecord
+from tasksync.emulator.limits import RateLimits
 
 
 @contextmanager
@@ -30,6 +33,38 @@ def threaded_emulator(
         emulator = Emulator(settings or EmulatorSettings(), token=token)
         with portal.wrap_async_context_manager(emulator) as emu:
             yield emu
+
+
+def limits_clock(emu: Emulator, clock: Callable[[], float]) -> None:
+    """Run the emulator's rate limits on ``clock`` (seconds) instead of the monotonic clock."""
+    emu.limits = emu.middleware.limits = RateLimits(emu.settings, clock=clock)
+
+
+async def arrived(emu: Emulator) -> None:
+    """Wait until the scheduled faults are used up: their requests reached the emulator."""
+    deadline = time.monotonic() + 10
+    while emu.faults.scheduled:
+        assert time.monotonic() < deadline, "the request never reached the emulator"
+        await asyncio.sleep(0.01)
+
+
+class HeldClock:
+    """A clock that stands at 0 until ``until()`` first holds, then runs in real time from 0.
+
+    For rate limits that must be met however slow the machine: held, a bucket never refills,
+    so a burst surely overruns it; once the test has seen that happen, the bucket refills at its
+    rate and the run can finish."""
+
+    def __init__(self, until: Callable[[], bool]) -> None:
+        self._until = until
+        self._start: float | None = None
+
+    def __call__(self) -> float:
+        if self._start is None:
+            if not self._until():
+                return 0.0
+            self._start = time.monotonic()
+        return time.monotonic() - self._start
 
 
 @dataclass

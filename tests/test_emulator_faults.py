@@ -16,9 +16,9 @@ import aiohttp
 import anyio
 import pytest
 from conftest import SchemaCheck
+from support import arrived, limits_clock
 
 from tasksync.emulator import Emulator, EmulatorSettings, RequestRecord
-from tasksync.emulator.limits import RateLimits
 
 pytestmark = pytest.mark.faults
 
@@ -39,18 +39,10 @@ async def logged(emu: Emulator, count: int = 1) -> list[RequestRecord]:
     return emu.requests
 
 
-async def arrived(emu: Emulator) -> None:
-    """Wait until the scheduled faults are used up: their requests reached the emulator."""
-    deadline = time.monotonic() + 10
-    while emu.faults.scheduled:
-        assert time.monotonic() < deadline, "the request never reached the emulator"
-        await asyncio.sleep(0.01)
-
-
 def stopped_clock(emu: Emulator) -> list[float]:
     """Run the rate limits on a clock that moves only when the test adds to ``now[0]``."""
     now = [0.0]
-    emu.limits = emu.middleware.limits = RateLimits(emu.settings, clock=lambda: now[0])
+    limits_clock(emu, lambda: now[0])
     return now
 
 

@@ -28,9 +28,12 @@ import aiohttp
 import anyio
 import pytest
 from support import (
+    HeldClock,
     Scenario,
+    arrived,
     check_report,
     check_writes,
+    limits_clock,
     make_scenario,
     seed,
     snapshot,
@@ -90,6 +93,9 @@ class Case:
     causes: str = ""
     """What the error message of a failed task must match (a regular expression)."""
     evidence: Evidence = lambda log, doc: True
+    held_until: Callable[[list[RequestRecord]], bool] | None = None
+    """The emulator's rate limits stand still until this holds of the request log, then run in
+    real time (``support.HeldClock``): the limit is met however slow or busy the machine."""
 
 
 CASES = [
@@ -107,9 +113,10 @@ CASES = [
     ),
     Case(
         "429-global-limit",
-        # Low enough that the plan's 56 GETs overrun the bucket (20 at once, then 20 a second)
-        # however slow the machine: at 60, a run slowed down by load met no 429 at all.
+        # The plan's 56 GETs overrun the bucket (20 at once, then 20 a second): its clock
+        # stands still until they did, since at 60 a run slowed down by load met no 429 at all.
         settings={"global_rps": 20.0},
+        held_until=lambda log: _count(log, status=429) > 0,
         converges=False,
         causes=r"HTTP 429 rate-limit-exceeded",
         evidence=lambda log, doc: _count(log, status=429) > 0,
@@ -118,7 +125,10 @@ CASES = [
         "429-per-resource",
         # Creates share one resource (the task collection): four per second, then 429. Three
         # tasks get a storm of four 429s each on their own PUTs (one less than the attempts).
+        # The limits' clock stands still until a create met a 429: under load, the creates
+        # used to come slowly enough to meet none.
         settings={"per_resource_rps": 4.0},
+        held_until=lambda log: _count(log, method="POST", status=429) > 0,
         storms=3,
         evidence=lambda log, doc: (
             _count(log, method="PUT", status=429) == 12
@@ -273,6 +283,9 @@ async def test_apply_loses_nothing_under_faults(
             count=4, status=429, method="PUT", path_prefix=_path(emulator, key)
         )
     emulator.settings.update(case.settings)
+    if case.held_until is not None:
+        held_until = case.held_until
+        limits_clock(emulator, HeldClock(lambda: held_until(emulator.requests)))
     for fault in case.schedule:
         emulator.faults.schedule(path_prefix="/v2/actor-tasks", **fault)
     retry = RetryPolicy(base_delay=0.05, attempt_timeout=ATTEMPT_TIMEOUT, random=rng.random)
@@ -351,11 +364,12 @@ async def test_restart_cuts_requests_in_flight_and_keeps_everything_else(
                     pass
 
         assert await get() == 200
-        emulator.faults.schedule(count=1, status=503, method="GET")
-        emulator.settings.latency_ms = 100
+        # The PUT stalls until the restart: it is in flight as long as the test needs.
+        emulator.faults.schedule(count=1, kind="stall", seconds=30, method="PUT")
         async with anyio.create_task_group() as tg:
             tg.start_soon(cut_off)
-            await anyio.sleep(0.05)
+            await arrived(emulator)
+            emulator.faults.schedule(count=1, status=503, method="GET")
             await emulator.restart(downtime=0.05)
         assert emulator.url == url
         assert [await get(), await get()] == [503, 200]
