@@ -1,0 +1,102 @@
+"""``tasksync.secrets``, pure: exactly what redaction, token scrubbing, sealing and unsealing
+write, value by value. (test_secrets.py checks end to end that nothing leaks; these pin the
+rules it relies on. Written for the mutation run: see tests/README.md.)"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from tasksync.model import Action, TaskChange
+from tasksync.secrets import redact, scrub_token, seal, secret_values, unseal
+
+SALT = b"0123456789abcdef"
+
+
+def change(payload: dict[str, object], refs: dict[str, str]) -> TaskChange:
+    return TaskChange(key="janedoe~t", action=Action.UPDATE, payload=payload, secret_refs=refs)
+
+
+def test_secret_values_are_the_strings_from_the_environment_long_enough_to_redact() -> None:
+    payload = {"input": {"short": "abc", "four": "abcd", "number": 12345, "plain": "visible"}}
+    refs = {"/input/short": "${S}", "/input/four": "${F}", "/input/number": "${N}"}
+    assert secret_values([change(payload, refs)]) == {"abcd"}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("key=abcd1234 end", "key=*** end"),
+        # The longest secret first: a shorter one inside it must not leave pieces behind.
+        ("sent abzzzz12", "sent ***"),
+        # Cut short before "...", down to four characters; never fewer.
+        ("value: abcdefghi...", "value: ***..."),
+        ("value: abcdefgh...", "value: ***..."),
+        ("value: abcd...", "value: ***..."),
+        ("value: abc...", "value: abc..."),
+        # As a JSON body repeats it, and as the client writes it on one line.
+        ('{"q": "pa\\"ss\\nword"}', '{"q": "***"}'),
+        ('{"q": "p\\u00e4ss\\nword"}', '{"q": "***"}'),
+        ('got: pa"ss word.', "got: ***."),
+    ],
+)
+def test_redaction_replaces_every_form_of_a_secret(text: str, expected: str) -> None:
+    secrets = ["zzzz", "abzzzz12", "abcd1234", "abcdefghij", 'pa"ss\nword', "päss\nword"]
+    assert redact(text, secrets) == expected
+
+
+def test_forms_shorter_than_four_characters_are_left_alone_and_four_are_redacted() -> None:
+    assert redact("about ab", ["ab\n\n\n"]) == "about ab"  # on one line it is "ab"
+    assert redact("got ab c", ["ab\n\nc"]) == "got ***"  # on one line it is "ab c"
+
+
+def test_the_token_is_scrubbed_and_so_is_whatever_follows_bearer() -> None:
+    assert scrub_token("x apify_api_TOKEN y", "apify_api_TOKEN") == "x *** y"
+    assert scrub_token("Authorization: bearer apify_api_TOK", "other") == (
+        "Authorization: Bearer ***"
+    )
+    assert scrub_token("nothing to hide", "") == "nothing to hide"
+
+
+def test_sealing_stores_the_template_and_a_salted_slow_hash() -> None:
+    payload = {"input": {"n": 7, "key": "hunter22", "q": 1}}
+    refs = {"/input/n": "${N}", "/input/key": "${API_KEY}"}
+    sealed, secrets = seal(change(payload, refs), SALT, {})
+    digest = hashlib.pbkdf2_hmac("sha256", b"hunter22", SALT, 100_000).hex()
+    assert sealed == {"input": {"n": 7, "key": "${API_KEY}", "q": 1}}
+    assert secrets == [
+        {"path": "/input/key", "template": "${API_KEY}", "hash": "pbkdf2-sha256:" + digest}
+    ]
+    assert payload["input"]["key"] == "hunter22"  # the change itself keeps its value
+
+
+def test_unsealing_reads_the_values_back_or_says_why_it_cannot() -> None:
+    payload = {"input": {"a": "x-hunter22", "b": "bb"}}
+    refs = {"/input/a": "x-${A}", "/input/b": "${B}"}
+    sealed_payload, secrets = seal(change(payload, refs), SALT, {})
+    opened = unseal(sealed_payload, secrets, SALT, {"A": "hunter22", "B": "bb"}, {})
+    assert opened.payload == {"input": {"a": "x-hunter22", "b": "bb"}}
+    assert opened.refs == refs
+    assert opened.stale is None
+
+    # The first secret cannot be read: the second is still read back.
+    missing = unseal(sealed_payload, secrets, SALT, {"B": "bb"}, {})
+    assert missing.stale == "x-${A} cannot be read from the environment (A is not set)"
+    assert missing.payload["input"]["b"] == "bb"
+    assert missing.refs == refs
+
+    changed = unseal(sealed_payload, secrets, SALT, {"A": "other", "B": "bb"}, {})
+    assert changed.stale == "the value of x-${A} changed since the plan was made"
+
+
+def test_unsealing_names_every_missing_variable_and_a_malformed_template() -> None:
+    sealed = [{"path": "/input/a", "template": "${A}-${B}", "hash": "pbkdf2-sha256:00"}]
+    opened = unseal({"input": {"a": "${A}-${B}"}}, sealed, SALT, {}, {})
+    assert opened.stale == "${A}-${B} cannot be read from the environment (A, B is not set)"
+    bad = [{"path": "/input/a", "template": "${1A}", "hash": "pbkdf2-sha256:00"}]
+    opened = unseal({"input": {"a": "${1A}"}}, bad, SALT, {}, {})
+    assert opened.stale is not None
+    assert opened.stale.startswith(
+        "${1A} cannot be read from the environment (${1A} is not a variable reference"
+    )
