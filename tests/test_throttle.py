@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import heapq
 
+import anyio
 import pytest
 
-from tasksync.throttle import RateLimiter, RetryPolicy
+from tasksync.throttle import CircuitBreaker, RateLimiter, RetryPolicy
 
 
 class FakeClock:
@@ -155,3 +156,121 @@ def test_a_ceiling_that_was_too_low_is_left_behind_within_seconds() -> None:
         clock.now += max(limiter.reserve(), 0.0005)
         limiter.on_success()
     assert limiter.rate > 10 * limiter.ceiling
+
+
+# -- boundaries (written for the mutation run: see tests/README.md) -------------------------------
+
+
+def test_policy_refuses_each_bad_value_alone_and_accepts_the_boundaries() -> None:
+    RetryPolicy(max_attempts=1, base_delay=0, attempt_timeout=0.5, deadline=0.5)
+    with pytest.raises(ValueError, match=r"^max_attempts must be at least 1$"):
+        RetryPolicy(max_attempts=0)
+    for bad in ({"base_delay": -0.1}, {"attempt_timeout": 0}, {"deadline": 0}):
+        with pytest.raises(ValueError, match=r"^delays and timeouts must be positive$"):
+            RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+async def test_acquire_waits_for_its_slot() -> None:
+    limiter = RateLimiter(2, clock=lambda: 0.0)  # a stopped clock: slots at 0, 0.5 and 1 s
+    await limiter.acquire()  # the first slot is now
+    for _ in range(2):
+        # Cancelled long before its slot comes (anyio fires the earlier deadline first), so
+        # this says only that it did wait: no duration is measured.
+        with anyio.move_on_after(0.001) as scope:
+            await limiter.acquire()
+        assert scope.cancelled_caught
+
+
+def test_every_429_is_counted_and_one_at_the_end_of_the_hold_halves_again() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(100, clock=clock)
+    limiter.on_throttled()
+    limiter.on_throttled()  # the same burst: once
+    assert limiter.rate == 50
+    clock.now += 1.0  # exactly the hold
+    limiter.on_throttled()
+    assert (limiter.rate, limiter.throttled) == (25, 3)
+
+
+def test_an_accepted_rate_under_one_per_second_still_counts() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(100, clock=clock)
+    limiter.on_success()
+    clock.now += 2.0  # one success in two seconds: 0.5 per second accepted
+    limiter.on_throttled()
+    assert (limiter.ceiling, limiter.rate) == (1.0, 1.0)  # the floor, not 100 / 2
+
+
+@pytest.mark.parametrize(("sent", "measured"), [(9, False), (10, True)])
+def test_a_429_before_ten_requests_leaves_the_rate_alone(sent: int, measured: bool) -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    for _ in range(sent):
+        limiter.reserve()
+    clock.now += 0.25  # in the first half second of all: counted over what passed
+    limiter.on_throttled()
+    assert limiter.rate == (sent / 0.25 / 2 if measured else float("inf"))
+
+
+def test_a_complete_window_of_less_than_one_per_second_is_a_measure() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    limiter.reserve()
+    clock.now += 2.5
+    limiter.reserve()  # closes a window of 1 request in 2.5 s
+    limiter.on_throttled()
+    assert limiter.rate == 1.0  # measured (0.4 per second), so set, at the floor
+
+
+@pytest.mark.parametrize(("after", "rate"), [(0.2, 5.0), (0.5, 20.0)])
+def test_the_sent_rate_is_the_current_window_once_half_a_second_old(
+    after: float, rate: float
+) -> None:
+    """Ten requests in the first second (a complete window: 10 per second), then twenty at
+    once: a 429 ``after`` seconds later halves the rate of the window it can trust."""
+    clock = FakeClock()
+    limiter = RateLimiter(clock=clock)
+    for _ in range(10):
+        limiter.reserve()
+    clock.now += 1.0
+    limiter.reserve()  # opens the second window
+    for _ in range(19):
+        limiter.reserve()
+    clock.now += after
+    limiter.on_throttled()
+    assert limiter.rate == pytest.approx(rate)
+
+
+def test_breaker_defaults_trip_after_eight_failures_over_two_seconds() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(clock=clock)
+    assert [breaker.on_connect_failure("refused") for _ in range(7)] == [False] * 7
+    clock.now += 1.9
+    assert not breaker.on_connect_failure("refused")  # eight, but within 1.9 s
+    clock.now += 0.1
+    assert breaker.on_connect_failure("refused") and breaker.tripped == "refused"
+
+
+def test_breaker_counts_failures_in_a_row_only() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=3, span=0.5, clock=clock)
+    breaker.on_connect_failure("a")
+    breaker.on_connect_failure("b")
+    breaker.on_answer()  # the server answered: the run starts again, from now
+    clock.now += 0.4
+    assert not breaker.on_connect_failure("c")
+    assert not breaker.on_connect_failure("d")
+    assert not breaker.on_connect_failure("e")  # three in a row, but over 0 s
+    clock.now += 0.5
+    assert breaker.on_connect_failure("f")
+    breaker.on_answer()  # once tripped, it stays tripped
+    assert breaker.on_connect_failure("g") and breaker.tripped == "f"
+
+
+def test_breaker_validates_each_value_and_accepts_the_boundaries() -> None:
+    CircuitBreaker(threshold=1, span=0)
+    for bad in ({"threshold": 0}, {"span": -0.1}):
+        with pytest.raises(
+            ValueError, match=r"^threshold must be at least 1 and span not negative$"
+        ):
+            CircuitBreaker(**bad)  # type: ignore[arg-type]
