@@ -7,9 +7,19 @@ import json
 import pytest
 
 from tasksync.diff import create_change, diff_task
-from tasksync.errors import NotFoundError, PlanFileError, UnsafePlanError
-from tasksync.model import Action, RemoteTask, Safety, TaskRef, TaskSpec
-from tasksync.plan import Plan, make_plan
+from tasksync.errors import ApiError, NotFoundError, PlanFileError, UnsafePlanError
+from tasksync.model import (
+    Action,
+    ChangeKind,
+    FieldChange,
+    RemoteTask,
+    Safety,
+    TaskChange,
+    TaskRef,
+    TaskSpec,
+)
+from tasksync.plan import Plan, make_plan, plan_task
+from tasksync.secrets import MASK
 
 
 def remote(name: str, **fields: object) -> RemoteTask:
@@ -89,3 +99,105 @@ def test_tampered_or_foreign_files_are_refused() -> None:
         Plan.from_json({"hello": 1}, environ={})
     with pytest.raises(PlanFileError, match="formatVersion"):
         Plan.from_json({"kind": "tasksync-plan", "formatVersion": 99}, environ={})
+
+
+# -- creating, errors and the plan's own settings (written for the mutation run) -----------------
+
+
+def test_a_create_sends_every_field_of_the_spec_and_lists_each_value_added() -> None:
+    nested = {"q": 1, "deep": {"x": 1}}
+    s = TaskSpec(
+        ref=TaskRef.parse("janedoe~new"),
+        desired={
+            "title": "T",
+            "description": "D",
+            "options": {"build": "latest", "maxItems": None},
+            "input": {"apiKey": "hunter2", "nested": nested},
+        },
+        actor="a~b",
+        sensitive=frozenset({"/input/apiKey"}),
+        env_refs={"/input/apiKey": "${API_KEY}", "/input/gone": "${GONE}"},
+    )
+    change = create_change(s)
+    assert change == TaskChange(
+        key="janedoe~new",
+        action=Action.CREATE,
+        changes=(
+            FieldChange("/name", ChangeKind.ADD, None, "new"),
+            FieldChange("/title", ChangeKind.ADD, None, "T"),
+            FieldChange("/description", ChangeKind.ADD, None, "D"),
+            FieldChange("/options/build", ChangeKind.ADD, None, "latest"),
+            FieldChange("/input/apiKey", ChangeKind.ADD, None, MASK),
+            FieldChange("/input/nested", ChangeKind.ADD, None, nested),
+        ),
+        payload={
+            "actId": "a~b",
+            "name": "new",
+            "title": "T",
+            "description": "D",
+            "options": {"build": "latest"},  # an unset option is not sent
+            "input": {"apiKey": "hunter2", "nested": nested},
+        },
+        secret_refs={"/input/apiKey": "${API_KEY}"},
+    )
+    change.payload["input"]["nested"]["deep"]["x"] = 2  # type: ignore[index]
+    assert nested["deep"] == {"x": 1}, "the payload shares values with the spec"
+
+
+def test_a_create_of_a_title_alone_and_the_two_creates_that_cannot_be() -> None:
+    only = TaskSpec(ref=TaskRef.parse("janedoe~t"), desired={"title": "T"}, actor="a~b")
+    assert create_change(only).payload == {"actId": "a~b", "name": "t", "title": "T"}
+    assert create_change(spec("orphan", title="T")) == TaskChange(
+        key="janedoe~orphan",
+        action=Action.ERROR,
+        error="task not found (add `actor:` to the entry to create it)",
+        error_type="record-not-found",
+    )
+    by_id = TaskSpec(ref=TaskRef.parse("ABCDEFGHIJKLMNOPQ"), desired={}, actor="a~b")
+    assert create_change(by_id) == TaskChange(
+        key=by_id.key,
+        action=Action.ERROR,
+        error="task not found, and a task given by ID cannot be created: name it instead",
+        error_type="record-not-found",
+    )
+
+
+def test_a_task_the_refresh_could_not_read_is_an_error_of_its_kind() -> None:
+    error = ApiError("HTTP 500 internal-error: boom", status=500, type="internal-error")
+    assert plan_task(spec("a", title="x"), error) == TaskChange(
+        key="janedoe~a",
+        action=Action.ERROR,
+        error="HTTP 500 internal-error: boom",
+        error_type=error.kind,
+    )
+
+
+def test_encrypted_secrets_count_as_equal_unless_rotated() -> None:
+    s = secret_spec()
+    live = remote("s", input={"apiKey": "ENCRYPTED_VALUE:abc", "q": 1})
+    assert plan_task(s, live).action is Action.NOOP
+    assert plan_task(s, live, rotate_secrets=True).action is Action.UPDATE
+    assert make_plan([s], [live]).changes[0].action is Action.NOOP
+    assert make_plan([s], [live], rotate_secrets=True).changes[0].action is Action.UPDATE
+
+
+def test_a_plan_keeps_its_source_and_safety_and_two_entries_of_one_task_are_errors() -> None:
+    safety = Safety(max_changed_fraction=0.5, min_tasks=2)
+    specs = [spec("a", title="x"), spec("b", title="x")]
+    same = remote("a", title="x")
+    plan = make_plan(specs, [same, same], source="tasks.yaml", safety=safety)
+    assert (plan.source, plan.safety) == ("tasks.yaml", safety)
+    assert [(c.action, c.error) for c in plan.changes] == [
+        (Action.ERROR, f"resolves to the same task ({same.id}) as janedoe~b"),
+        (Action.ERROR, f"resolves to the same task ({same.id}) as janedoe~a"),
+    ]
+
+
+def test_the_refusal_says_how_to_go_on() -> None:
+    plan = make_plan([spec("a", title="x")], [remote("a")], safety=Safety(0.3, 1))
+    with pytest.raises(UnsafePlanError) as caught:
+        plan.raise_if_unsafe()
+    assert str(caught.value).endswith(
+        ". Review the plan; if it is intended, run again with --force or raise the limit in "
+        "the file."
+    )

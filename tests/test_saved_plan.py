@@ -117,6 +117,12 @@ def test_a_saved_plan_loads_back_as_it_was() -> None:
     assert loaded.stale == loaded.schedule_stale == {}
 
 
+def test_an_error_keeps_its_message_in_the_saved_form() -> None:
+    error = TaskChange(key="janedoe~e", action=Action.ERROR, error="HTTP 500: boom")
+    loaded = Plan.from_json(saved(Plan((error,))), environ={})
+    assert loaded.changes == (error,)
+
+
 def test_a_plan_of_the_first_format_has_no_schedules_even_if_the_file_lists_some() -> None:
     doc = saved(full_plan())
     doc["formatVersion"] = 1

@@ -249,22 +249,38 @@ def test_breaker_defaults_trip_after_eight_failures_over_two_seconds() -> None:
     assert not breaker.on_connect_failure("refused")  # eight, but within 1.9 s
     clock.now += 0.1
     assert breaker.on_connect_failure("refused") and breaker.tripped == "refused"
+    clock = FakeClock()
+    breaker = CircuitBreaker(clock=clock)
+    for _ in range(7):
+        breaker.on_connect_failure("refused")
+    clock.now += 2.0
+    assert breaker.on_connect_failure("refused")  # the eighth, two seconds after the first
+
+
+def test_breaker_trips_at_the_threshold_over_the_span_from_the_first_failure() -> None:
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=2, span=1.0, clock=clock)
+    assert not breaker.on_connect_failure("a")
+    clock.now += 1.0
+    assert breaker.on_connect_failure("b")
+    clock = FakeClock()
+    breaker = CircuitBreaker(threshold=3, span=0, clock=clock)
+    assert not breaker.on_connect_failure("a")
+    assert not breaker.on_connect_failure("b")
+    assert breaker.on_connect_failure("c")
 
 
 def test_breaker_counts_failures_in_a_row_only() -> None:
     clock = FakeClock()
-    breaker = CircuitBreaker(threshold=3, span=0.5, clock=clock)
+    breaker = CircuitBreaker(threshold=3, span=0, clock=clock)
     breaker.on_connect_failure("a")
     breaker.on_connect_failure("b")
-    breaker.on_answer()  # the server answered: the run starts again, from now
-    clock.now += 0.4
+    breaker.on_answer()  # the server answered: the count starts again
     assert not breaker.on_connect_failure("c")
     assert not breaker.on_connect_failure("d")
-    assert not breaker.on_connect_failure("e")  # three in a row, but over 0 s
-    clock.now += 0.5
-    assert breaker.on_connect_failure("f")
+    assert breaker.on_connect_failure("e")
     breaker.on_answer()  # once tripped, it stays tripped
-    assert breaker.on_connect_failure("g") and breaker.tripped == "f"
+    assert breaker.on_connect_failure("f") and breaker.tripped == "e"
 
 
 def test_breaker_validates_each_value_and_accepts_the_boundaries() -> None:
