@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 import tomllib
 from pathlib import Path
 
@@ -37,20 +36,22 @@ def test_the_suite_has_a_per_test_timeout() -> None:
 def test_a_planted_deadlock_fails_within_the_timeout(tmp_path: Path) -> None:
     (tmp_path / "test_hangs.py").write_text(textwrap.dedent(HANGS))
     (tmp_path / "pytest.ini").write_text("[pytest]\n")  # not this project's settings
+    # Only the two plugins it needs: loading every installed one doubles the start-up.
     argv = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout=3"]
-    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    started = time.monotonic()
+    argv += ["-p", "pytest_timeout", "-p", "anyio.pytest_plugin"]
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
     done = subprocess.run(
         [*argv, "test_hangs.py"],
         cwd=tmp_path,
         env=env,
         capture_output=True,
         text=True,
-        timeout=30,  # a hang fails here, as TimeoutExpired, instead of holding up the suite
+        # A hang fails here, as TimeoutExpired, instead of holding up the suite. Starting a
+        # pytest can take most of this on a busy machine (28 s with all plugins and four busy
+        # processes beside it), so the time taken is no measure: pytest-timeout's message is.
+        timeout=50,
     )
-    took = time.monotonic() - started
     output = done.stdout + done.stderr
     assert done.returncode == 1, output  # tests failed (not: interrupted, or usage error)
     assert "Timeout (>3.0s)" in output or "Timeout >3.0s" in output, output
     assert "1 failed" in output, output
-    assert took < 25, f"the deadlock took {took:.1f} s to fail"
