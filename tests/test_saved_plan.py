@@ -5,6 +5,7 @@ file. (Written for the mutation run over ``tasksync.plan``: see tests/README.md.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from typing import Any
 
@@ -21,8 +22,9 @@ from tasksync.model import (
     TaskRef,
     TaskSpec,
 )
-from tasksync.plan import Plan, _checksum, make_plan
+from tasksync.plan import Plan, make_plan
 from tasksync.prediction import Prediction
+from tasksync.secrets import MASK
 
 URL = "https://api.example.test"
 
@@ -54,7 +56,7 @@ def full_plan(**overrides: Any) -> Plan:
             create("janedoe~b", "b"),
             TaskChange(key="janedoe~c", action=Action.NOOP, task_id="CCC"),
         ),
-        "source": "tasks.yaml",
+        "source": "tâches.yaml",
         "safety": Safety(max_changed_fraction=0.5, min_tasks=3),
         "schedules": (update("janedoe~nightly", "SSS"), create("janedoe~weekly", "weekly")),
         "api_url": URL,
@@ -67,6 +69,14 @@ def full_plan(**overrides: Any) -> Plan:
     return Plan(**(fields | overrides))
 
 
+def checksum(doc: dict[str, Any]) -> str:
+    """The saved form's checksum, as plans saved by any version compute it: SHA-256 of the
+    document without its checksum, as JSON with sorted keys, no spaces, UTF-8 unescaped."""
+    body = {k: v for k, v in doc.items() if k != "checksum"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def saved(plan: Plan) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(json.dumps(plan.to_json()))
     return doc
@@ -74,8 +84,7 @@ def saved(plan: Plan) -> dict[str, Any]:
 
 def resealed(doc: dict[str, Any]) -> dict[str, Any]:
     """The document with a checksum that fits it again (an edit the checksum cannot see)."""
-    body = {k: v for k, v in doc.items() if k != "checksum"}
-    return body | {"checksum": _checksum(body)}
+    return doc | {"checksum": checksum(doc)}
 
 
 def refusal(doc: Any) -> str:
@@ -88,7 +97,7 @@ def test_the_saved_form_holds_everything_apply_needs() -> None:
     plan = full_plan()
     doc = saved(plan)
     assert doc["formatVersion"] == 2 and doc["kind"] == "tasksync-plan"
-    assert doc["source"] == "tasks.yaml"
+    assert doc["source"] == "tâches.yaml"
     assert doc["safety"] == {"maxChangedFraction": 0.5, "minTasks": 3}
     assert doc["counts"] == {"noop": 1, "update": 1, "create": 1, "error": 0}
     assert doc["scheduleCounts"] == {"noop": 0, "update": 1, "create": 1, "error": 0}
@@ -98,7 +107,7 @@ def test_the_saved_form_holds_everything_apply_needs() -> None:
     assert [t["taskId"] for t in doc["tasks"]] == ["AAA", None, "CCC"]
     assert [s["scheduleId"] for s in doc["schedules"]] == ["SSS", None]
     assert doc["schedules"][1]["payload"] == {"actId": "a~b", "name": "weekly", "title": "t"}
-    assert doc["checksum"] == _checksum({k: v for k, v in doc.items() if k != "checksum"})
+    assert doc["checksum"] == checksum(doc)
     assert len(bytes.fromhex(doc["salt"])) >= 16
 
 
@@ -121,6 +130,25 @@ def test_an_error_keeps_its_message_in_the_saved_form() -> None:
     error = TaskChange(key="janedoe~e", action=Action.ERROR, error="HTTP 500: boom")
     loaded = Plan.from_json(saved(Plan((error,))), environ={})
     assert loaded.changes == (error,)
+
+
+def test_secrets_of_schedules_are_sealed_and_read_back_like_those_of_tasks() -> None:
+    secret = dataclasses.replace(  # as the diff makes it: the field change is masked
+        update("janedoe~nightly", "SSS", title="hunter22"),
+        changes=(FieldChange("/title", ChangeKind.CHANGE, "old", MASK),),
+        secret_refs={"/title": "${T}"},
+    )
+    plan = full_plan(schedules=(secret,))
+    doc = saved(plan)
+    assert "hunter22" not in json.dumps(doc)
+    assert doc["schedules"][0]["payload"] == {"title": "${T}"}
+    loaded = Plan.from_json(doc, environ={"T": "hunter22"})
+    assert loaded.schedules == (secret,) and loaded.schedule_stale == {}
+    unset = Plan.from_json(doc, environ={})
+    assert unset.schedule_stale == {
+        "janedoe~nightly": "${T} cannot be read from the environment (T is not set)"
+    }
+    assert unset.stale == {}
 
 
 def test_a_plan_of_the_first_format_has_no_schedules_even_if_the_file_lists_some() -> None:
