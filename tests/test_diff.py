@@ -151,6 +151,63 @@ def test_ignored_path_survives_a_parent_the_file_sets_to_a_scalar() -> None:
     assert change.action is Action.NOOP
 
 
+@pytest.mark.parametrize(
+    ("mine", "live", "ignore", "sent"),
+    [
+        # Into an element of a list that the file has: the element's other keys are the file's.
+        (
+            {"urls": [{"u": "a", "cursor": 1}]},
+            {"urls": [{"u": "b", "cursor": 9}]},
+            ("/input/urls/0/cursor",),
+            {"urls": [{"u": "a", "cursor": 9}]},
+        ),
+        # An element the file's list does not have cannot hold the remote value.
+        (
+            {"urls": [{"u": "a"}]},
+            {"urls": [{"u": "a"}, {"u": "b", "cursor": 3}], "x": 1},
+            ("/input/urls/1/cursor",),
+            {"urls": [{"u": "a"}]},
+        ),
+        # List elements themselves: kept where both lists have them; a list loses no element.
+        (
+            {"list": [1, 2, 3]},
+            {"list": [1, 9], "x": 1},
+            ("/input/list/1", "/input/list/2", "/input/list/3"),
+            {"list": [1, 9, 3]},
+        ),
+        # The file has a list where the remote has a mapping around the ignored value.
+        ({"a": [1]}, {"a": {"cursor": 5, "b": 1}}, ("/input/a/cursor",), {"a": {"cursor": 5}}),
+        # Neither side has the ignored key.
+        ({"a": 1}, {"a": 2}, ("/input/cursor",), {"a": 1}),
+    ],
+)
+def test_ignored_pointers_through_lists_and_mismatched_parents(
+    mine: dict[str, Any], live: dict[str, Any], ignore: tuple[str, ...], sent: dict[str, Any]
+) -> None:
+    s = spec(input=copy.deepcopy(mine), ignore=ignore)
+    change = diff_task(s, remote(input=copy.deepcopy(live)))
+    assert change.payload == {"input": sent}
+    assert s.desired["input"] == mine, "placing the remote values changed the spec"
+
+
+def test_ignoring_the_whole_input_leaves_it_alone() -> None:
+    s = spec(input={"a": 1}, ignore=("/input",))
+    assert diff_task(s, remote(input={"a": 2})).action is Action.NOOP
+
+
+def test_ignored_values_are_placed_into_a_copy_not_into_the_spec() -> None:
+    s = spec(input={"a": {"cursor": 1, "b": 2}}, ignore=("/input/a/cursor",))
+    diff_task(s, remote(input={"a": {"cursor": 5, "b": 3}}))
+    assert s.desired["input"] == {"a": {"cursor": 1, "b": 2}}
+
+
+def test_verify_names_what_the_api_did_not_take_but_not_the_actor_it_renames() -> None:
+    payload = {"actId": "apify~web-scraper", "title": "T", "options": {"build": "latest"}}
+    task = {"actId": "moJRLRc85AitArpNN", "title": "other", "options": {"build": "beta"}}
+    assert verify(payload, task) == ["/title", "/options/build"]
+    assert verify(payload, {**task, "title": "T", "options": {"build": "latest"}}) == []
+
+
 def test_encrypted_secret_is_not_drift_but_is_sent_with_other_changes() -> None:
     r = remote(input={"apiKey": ENCRYPTED_PREFIX + "abc", "q": "x"})
     assert diff_task(spec(input={"apiKey": "s3cret", "q": "x"}), r).action is Action.NOOP
