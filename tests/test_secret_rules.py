@@ -9,7 +9,7 @@ import hashlib
 import pytest
 
 from tasksync.model import Action, TaskChange
-from tasksync.secrets import redact, scrub_token, seal, secret_values, unseal
+from tasksync.secrets import is_encrypted, redact, scrub_token, seal, secret_values, unseal
 
 SALT = b"0123456789abcdef"
 
@@ -100,3 +100,18 @@ def test_unsealing_names_every_missing_variable_and_a_malformed_template() -> No
     assert opened.stale.startswith(
         "${1A} cannot be read from the environment (${1A} is not a variable reference"
     )
+
+
+def test_secrets_deep_in_mappings_and_lists_are_sealed_and_read_back_in_place() -> None:
+    payload = {"input": {"keys": ["k-zero", "k-one-secret"], "a": {"b": {"c": "deep-secret"}}}}
+    refs = {"/input/keys/1": "${ONE}", "/input/a/b/c": "${DEEP}"}
+    sealed, secrets = seal(change(payload, refs), SALT, {})
+    assert sealed == {"input": {"keys": ["k-zero", "${ONE}"], "a": {"b": {"c": "${DEEP}"}}}}
+    opened = unseal(sealed, secrets, SALT, {"ONE": "k-one-secret", "DEEP": "deep-secret"}, {})
+    assert opened.payload == payload and opened.stale is None
+
+
+def test_is_encrypted_knows_both_of_apifys_forms_and_nothing_else() -> None:
+    assert is_encrypted("ENCRYPTED_VALUE:abc") and is_encrypted("ENCRYPTED_JSON:abc")
+    assert not is_encrypted("plain") and not is_encrypted(None)
+    assert not is_encrypted(["ENCRYPTED_VALUE:abc"])
