@@ -15,7 +15,15 @@ from hypothesis import strategies as st
 
 from tasksync.diff import diff_task, verify
 from tasksync.jsonutil import MISSING, json_equal, pointer_tokens, resolve
-from tasksync.model import OPTION_KEYS, Action, ChangeKind, RemoteTask, TaskRef, TaskSpec
+from tasksync.model import (
+    OPTION_KEYS,
+    Action,
+    ChangeKind,
+    RemoteTask,
+    TaskChange,
+    TaskRef,
+    TaskSpec,
+)
 from tasksync.secrets import ENCRYPTED_VALUE as ENCRYPTED_PREFIX
 from tasksync.secrets import MASK
 
@@ -422,3 +430,84 @@ def test_applying_the_payload_converges_and_replanning_is_a_noop(
             assert new is _ABSENT
         else:
             assert ref_equal(old, new)
+
+
+def test_every_field_change_carries_its_masked_old_and_new_values() -> None:
+    s = TaskSpec(
+        ref=TaskRef.parse("janedoe~t"),
+        desired={
+            "title": "secret title",
+            "description": "new",
+            "options": {"build": "latest", "timeoutSecs": None, "memoryMbytes": 2048},
+            "input": {
+                "keys": ["plain", "hunter22"],
+                "creds": {"user": "u", "pw": "pw-new"},
+                "q": "new",
+            },
+        },
+        sensitive=frozenset({"/title", "/input/keys/1", "/input/creds/pw", "/input/gone"}),
+    )
+    r = remote(
+        title="old title",
+        description="old",
+        options={"timeoutSecs": 60, "memoryMbytes": 1024},
+        input={"creds": {"user": "u", "pw": "pw-old", "x": 1}, "q": "old", "gone": "s3cret"},
+    )
+    change = diff_task(s, r)
+    assert (change.key, change.task_id, change.modified_at) == (
+        "janedoe~t",
+        "a" * 17,
+        "2026-01-01T00:00:00.000Z",
+    )
+    assert [(c.path, c.kind, c.old, c.new) for c in change.changes] == [
+        ("/title", ChangeKind.CHANGE, MASK, MASK),
+        ("/description", ChangeKind.CHANGE, "old", "new"),
+        ("/options/build", ChangeKind.ADD, None, "latest"),
+        ("/options/timeoutSecs", ChangeKind.REMOVE, 60, None),
+        ("/options/memoryMbytes", ChangeKind.CHANGE, 1024, 2048),
+        ("/input/keys", ChangeKind.ADD, None, ["plain", MASK]),
+        ("/input/creds/pw", ChangeKind.CHANGE, MASK, MASK),
+        ("/input/creds/x", ChangeKind.REMOVE, 1, None),
+        ("/input/q", ChangeKind.CHANGE, "old", "new"),
+        ("/input/gone", ChangeKind.REMOVE, MASK, None),
+    ]
+    change.payload["input"]["creds"]["pw"] = "changed"  # type: ignore[index]
+    assert s.desired["input"]["creds"]["pw"] == "pw-new", "the payload shares the spec's values"
+
+
+def test_an_input_the_task_lacks_is_listed_key_by_key() -> None:
+    change = diff_task(spec(input={"a": 1, "b": {"c": 2}}), remote())
+    assert [(c.path, c.kind, c.new) for c in change.changes] == [
+        ("/input/a", ChangeKind.ADD, 1),
+        ("/input/b", ChangeKind.ADD, {"c": 2}),
+    ]
+    assert diff_task(spec(input=[1]), remote()).changes[0].path == "/input"
+
+
+def test_a_noop_names_its_task_and_ignoring_all_options_leaves_them_alone() -> None:
+    noop = diff_task(spec(options={"build": "x"}, ignore=("/options",)), remote())
+    assert noop == TaskChange(
+        key="janedoe~t",
+        action=Action.NOOP,
+        task_id="a" * 17,
+        modified_at="2026-01-01T00:00:00.000Z",
+    )
+
+
+def test_rotating_secrets_lists_encrypted_values_at_any_depth() -> None:
+    r = remote(input={"n": {"apiKey": ENCRYPTED_PREFIX + "x"}, "top": ENCRYPTED_PREFIX + "y"})
+    s = spec(input={"n": {"apiKey": "s3cret"}, "top": "t0p"})
+    assert diff_task(s, r).action is Action.NOOP
+    rotated = diff_task(s, r, rotate_secrets=True)
+    assert [c.path for c in rotated.changes] == ["/input/n/apiKey", "/input/top"]
+
+
+def test_json_equal_edges() -> None:
+    assert not json_equal("ENCRYPTED_VALUE:x", "s")  # only when asked
+    assert json_equal("ENCRYPTED_VALUE:x", "s", True)
+    assert json_equal("ENCRYPTED_JSON:x", {"a": 1}, True) and json_equal(
+        "ENCRYPTED_JSON:x", [], True
+    )
+    assert not json_equal("ENCRYPTED_JSON:x", 5, True)
+    assert json_equal(["ENCRYPTED_VALUE:x"], ["s"], True)  # inside lists too
+    assert not json_equal({"x": 1}, {"y": None})  # a missing key is not a null
