@@ -201,3 +201,35 @@ def test_the_refusal_says_how_to_go_on() -> None:
         ". Review the plan; if it is intended, run again with --force or raise the limit in "
         "the file."
     )
+
+
+def test_schedules_are_counted_on_their_own_and_predicted_like_tasks() -> None:
+    schedule_update = TaskChange(
+        key="janedoe~nightly",
+        action=Action.UPDATE,
+        task_id="S1",
+        payload={"title": "x"},
+        secret_refs={"/title": "${T}"},
+    )
+    schedule_create = TaskChange(
+        key="janedoe~weekly",
+        action=Action.CREATE,
+        payload={"name": "weekly", "title": "y"},
+        secret_refs={"/title": "${W}"},
+    )
+    safety = Safety(max_changed_fraction=0.3, min_tasks=1)
+    plan = Plan((), safety=safety, schedules=(schedule_update, schedule_create))
+    assert plan.safety_refusal() == (
+        "the plan changes 2 of 2 schedules (100%), more than the safety limit of 30% "
+        "(safety.maxChangedFraction, checked from 1 tasks on)"
+    )
+    prediction = plan.prediction()
+    assert prediction.safety == safety and prediction.has_schedules
+    assert prediction.skipped_schedules == ("janedoe~weekly",)
+    assert [(s.key, s.template) for s in prediction.schedule_secrets] == [
+        ("janedoe~nightly", "${T}")
+    ]
+    creating = Plan((), safety=safety, schedules=plan.schedules, create_missing=True).prediction()
+    assert creating.skipped_schedules == ()
+    assert [s.key for s in creating.schedule_secrets] == ["janedoe~nightly", "janedoe~weekly"]
+    assert not Plan(()).prediction().has_schedules

@@ -290,3 +290,54 @@ def test_breaker_validates_each_value_and_accepts_the_boundaries() -> None:
             ValueError, match=r"^threshold must be at least 1 and span not negative$"
         ):
             CircuitBreaker(**bad)  # type: ignore[arg-type]
+
+
+def test_limiter_validates_its_ceiling() -> None:
+    RateLimiter(0.5)  # under one per second is a rate too
+    for bad in (0, -1):
+        with pytest.raises(ValueError, match=r"^max_rate must be positive$"):
+            RateLimiter(bad)
+
+
+def test_a_burst_lets_that_many_requests_go_at_once() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(10, burst=3, clock=clock)
+    assert [limiter.reserve() for _ in range(4)] == pytest.approx([0.0, 0.0, 0.0, 0.1])
+
+
+def test_growth_after_a_429_per_second_of_successes() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(100, clock=clock)
+    limiter.on_throttled()  # ceiling 100, rate 50
+    limiter.on_success()  # half the gap (25) plus 2% of the rate (1), over the rate
+    assert limiter.rate == pytest.approx(50 + 26 / 50)
+    limiter.rate = limiter.ceiling = 20.0
+    limiter.on_success()  # at the ceiling, 2% of 20 is under one: a gain of one request
+    assert limiter.rate == pytest.approx(20 + 1 / 20)
+    limiter.rate = limiter.ceiling = 0.5
+    limiter.on_success()  # under one per second, the gain is spread as over one
+    assert limiter.rate == pytest.approx(0.5 + 1.0)
+
+
+def test_above_the_ceiling_the_probe_doubles_every_half_second_up_to_all() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(1000, clock=clock)
+    limiter.on_throttled()
+    limiter.rate = limiter.ceiling = 200.0
+    limiter.on_success()  # at the ceiling: the probe starts at 2%
+    rate = 200 + 0.02 * 200 / 200
+    assert limiter.rate == pytest.approx(rate)
+    clock.now += 0.5
+    limiter.on_success()  # half a second above it: 4%
+    rate += 0.04 * rate / rate
+    assert limiter.rate == pytest.approx(rate)
+    clock.now += 10
+    limiter.on_success()  # capped at 100% per second
+    assert limiter.rate == pytest.approx(rate + 1.0)
+
+
+def test_at_the_configured_ceiling_successes_change_nothing() -> None:
+    clock = FakeClock()
+    limiter = RateLimiter(10, clock=clock)
+    limiter.on_success()
+    assert limiter.rate == 10
