@@ -511,3 +511,9 @@ def test_json_equal_edges() -> None:
     assert not json_equal("ENCRYPTED_JSON:x", 5, True)
     assert json_equal(["ENCRYPTED_VALUE:x"], ["s"], True)  # inside lists too
     assert not json_equal({"x": 1}, {"y": None})  # a missing key is not a null
+
+
+def test_an_ignored_input_key_does_not_hide_the_option_of_the_same_name() -> None:
+    s = spec(options={"build": "latest"}, input={"build": 1}, ignore=("/input/build",))
+    change = diff_task(s, remote(options={"build": "beta"}, input={"build": 2}))
+    assert [c.path for c in change.changes] == ["/options/build"]

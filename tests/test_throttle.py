@@ -341,3 +341,7 @@ def test_at_the_configured_ceiling_successes_change_nothing() -> None:
     limiter = RateLimiter(10, clock=clock)
     limiter.on_success()
     assert limiter.rate == 10
+
+
+def test_the_first_request_goes_at_once_whatever_the_clock_reads() -> None:
+    assert RateLimiter(2, clock=lambda: 0.0).reserve() == 0.0
