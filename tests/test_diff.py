@@ -183,6 +183,12 @@ def test_ignored_path_survives_a_parent_the_file_sets_to_a_scalar() -> None:
             ("/input/list/1", "/input/list/2", "/input/list/3"),
             {"list": [1, 9, 3]},
         ),
+        (
+            {"list": [1, 2, 3]},
+            {"list": [1, 2, 3, 4]},
+            ("/input/list/3",),
+            {"list": [1, 2, 3]},
+        ),
         # The file has a list where the remote has a mapping around the ignored value.
         ({"a": [1]}, {"a": {"cursor": 5, "b": 1}}, ("/input/a/cursor",), {"a": {"cursor": 5}}),
         # Neither side has the ignored key.
@@ -517,3 +523,9 @@ def test_an_ignored_input_key_does_not_hide_the_option_of_the_same_name() -> Non
     s = spec(options={"build": "latest"}, input={"build": 1}, ignore=("/input/build",))
     change = diff_task(s, remote(options={"build": "beta"}, input={"build": 2}))
     assert [c.path for c in change.changes] == ["/options/build"]
+
+
+def test_options_from_the_environment_are_masked_both_ways() -> None:
+    s = spec(options={"build": "secret-build"}, sensitive=frozenset({"/options/build"}))
+    change = diff_task(s, remote(options={"build": "old-secret"}))
+    assert [(c.old, c.new) for c in change.changes] == [(MASK, MASK)]

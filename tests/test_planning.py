@@ -233,3 +233,26 @@ def test_schedules_are_counted_on_their_own_and_predicted_like_tasks() -> None:
     assert creating.skipped_schedules == ()
     assert [s.key for s in creating.schedule_secrets] == ["janedoe~nightly", "janedoe~weekly"]
     assert not Plan(()).prediction().has_schedules
+
+
+def test_a_create_without_a_title_masks_what_came_from_the_environment() -> None:
+    s = TaskSpec(
+        ref=TaskRef.parse("janedoe~n"),
+        desired={"description": "secret text", "input": {"creds": {"user": "u", "pw": "p4ss"}}},
+        actor="a~b",
+        sensitive=frozenset({"/description", "/input/creds/pw"}),
+    )
+    change = create_change(s)
+    assert change.payload == {"actId": "a~b", "name": "n", **s.desired}
+    assert [(c.path, c.new) for c in change.changes] == [
+        ("/name", "n"),
+        ("/description", MASK),
+        ("/input/creds", {"user": "u", "pw": MASK}),
+    ]
+
+
+def test_specs_and_what_the_refresh_found_must_pair_up() -> None:
+    with pytest.raises(ValueError):
+        make_plan([spec("a"), spec("b")], [remote("a")])
+    with pytest.raises(ValueError):
+        make_plan([spec("a")], [remote("a"), remote("b")], changes=[])

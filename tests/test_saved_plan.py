@@ -170,6 +170,7 @@ def test_edited_foreign_and_unsaved_files_are_refused_word_for_word() -> None:
     assert refusal({"kind": "other"}) == "this is not a tasksync plan file"
     assert refusal(["tasksync-plan"]) == "this is not a tasksync plan file"
     unsaved = full_plan().to_json(include_payloads=False)
+    assert not any("payload" in t for t in [*unsaved["tasks"], *unsaved["schedules"]])
     no_payloads = "the plan has no payloads: save it with `tasksync plan --out`"
     assert refusal(unsaved) == no_payloads
     assert refusal(unsaved | {"checksum": "sha256:0"}) == no_payloads

@@ -38,6 +38,7 @@ def test_secret_values_are_the_strings_from_the_environment_long_enough_to_redac
         # As a JSON body repeats it, and as the client writes it on one line.
         ('{"q": "pa\\"ss\\nword"}', '{"q": "***"}'),
         ('{"q": "p\\u00e4ss\\nword"}', '{"q": "***"}'),
+        ('{"q": "päss\\nword"}', '{"q": "***"}'),
         ('got: pa"ss word.', "got: ***."),
     ],
 )
