@@ -150,9 +150,17 @@ class EmulatorState:
         with self.core.lock:
             return copy.deepcopy(self.actor_tasks.update(None, ref, dict(body)))
 
-    def secret_plaintext(self, encrypted: str) -> str:
+    def secret_plaintext(self, encrypted: str) -> JSON:
         """The plaintext that was stored as ``encrypted`` (``KeyError`` if it never was)."""
         return self.secrets.plaintext(encrypted)
+
+    def change_secret_schema(self, actor_ref: str, key: str) -> None:
+        """The Actor's input schema changed for secret field ``key``: values encrypted before
+        are refused when sent back (``secretFieldSchemaChanged``), until sent in clear again."""
+        actor = self.actors.find(actor_ref)
+        if actor is None:
+            raise KeyError(actor_ref)
+        self.secrets.change_schema(actor.id, key)
 
     def dump(self) -> dict[str, JSON]:
         """Everything, for the control plane (tokens left out)."""
