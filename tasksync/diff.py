@@ -11,7 +11,10 @@ Rules (DESIGN.md, "Diff semantics"):
 - ``ignore`` pointers are neither compared nor changed: their remote value goes into the payload.
 - A remote ``ENCRYPTED_VALUE:...`` or ``ENCRYPTED_JSON:...`` string is Apify's encrypted secret;
   it cannot be compared with the file's value, so it is not drift unless ``rotate_secrets`` is
-  set.
+  set. When the input is sent anyway, each secret field the file declares is either ``kept``
+  (its file value comes from the environment: the stored encrypted value is sent back, which
+  Apify stores unchanged) or ``rotated`` (``rotate_secrets``, or a literal in the file: the
+  file's value is sent). ``TaskChange.secret_fields`` says which, per field.
 - The payload carries only the changed top-level fields; ``options`` complete (remote overlaid
   with the changes, ``None`` for keys to unset) and ``input`` whole, so it is right whether the API
   merges or replaces ``options``.
@@ -31,6 +34,7 @@ from tasksync.jsonutil import (
     json_equal,
     pointer_tokens,
     resolve,
+    set_at,
 )
 from tasksync.model import (
     JSON,
@@ -41,7 +45,7 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
-from tasksync.secrets import mask
+from tasksync.secrets import is_encrypted, mask
 
 
 def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
@@ -175,13 +179,17 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         if changed:
             payload["options"] = {**remote_options, **changed}
 
+    secret_fields: dict[str, str] = {}
     if "input" in desired:
         remote_input = data.get("input")
         target = _desired_input(spec, remote_input)
+        target, secret_fields = _keep_secrets(spec, remote_input, target, rotate_secrets)
         if not json_equal(remote_input, target, not rotate_secrets):
             old = {} if remote_input is None and type(target) is dict and target else remote_input
             changes.extend(_walk(old, target, "/input", rotate_secrets, sensitive))
             payload["input"] = copy.deepcopy(target)
+        else:
+            secret_fields = {}  # nothing is sent for them
 
     if not payload:
         return TaskChange(
@@ -194,8 +202,44 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         modified_at=remote.modified_at,
         changes=tuple(changes),
         payload=payload,
-        secret_refs=_secret_refs(spec, payload),
+        secret_refs=_secret_refs(spec, payload, secret_fields),
+        secret_fields=secret_fields,
     )
+
+
+def _encrypted_pointers(value: JSON, path: str) -> Iterator[str]:
+    """Pointers (from ``path``) of the encrypted secrets in a remote value."""
+    if is_encrypted(value):
+        yield path
+    elif type(value) is dict:
+        for key, item in value.items():
+            yield from _encrypted_pointers(item, f"{path}/{escape_token(key)}")
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            yield from _encrypted_pointers(item, f"{path}/{i}")
+
+
+def _keep_secrets(
+    spec: TaskSpec, remote_input: JSON, target: JSON, rotate_secrets: bool
+) -> tuple[JSON, dict[str, str]]:
+    """``target`` with the stored encrypted value of each kept secret field, and what happens
+    to each secret field the file declares: ``kept`` or ``rotated``."""
+    fields: dict[str, str] = {}
+    for pointer in _encrypted_pointers(remote_input, "/input"):
+        tokens = pointer_tokens(pointer)[1:]
+        stored = resolve(remote_input, tokens)
+        wanted = resolve(target, tokens)
+        if wanted is MISSING or (type(wanted) is str and wanted == stored):
+            continue  # removed, or the remote value carried (merge mode, ignored)
+        from_env = any(covered(ref, (pointer,)) for ref in spec.env_refs)
+        if from_env and not rotate_secrets:
+            if "kept" not in fields.values():  # shares structure with the spec: copy once
+                target = copy.deepcopy(target)
+            set_at(target, tokens, stored)
+            fields[pointer] = "kept"
+        else:
+            fields[pointer] = "rotated"
+    return target, fields
 
 
 def create_change(spec: TaskSpec) -> TaskChange:
@@ -239,11 +283,15 @@ def create_change(spec: TaskSpec) -> TaskChange:
     )
 
 
-def _secret_refs(spec: TaskSpec, payload: Mapping[str, JSON]) -> dict[str, str]:
+def _secret_refs(
+    spec: TaskSpec, payload: Mapping[str, JSON], secret_fields: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The env-sourced values the payload carries (not those replaced by a kept secret)."""
+    kept = tuple(p for p, what in (secret_fields or {}).items() if what == "kept")
     return {
         pointer: template
         for pointer, template in spec.env_refs.items()
-        if resolve(payload, pointer_tokens(pointer)) is not MISSING
+        if resolve(payload, pointer_tokens(pointer)) is not MISSING and not covered(pointer, kept)
     }
 
 

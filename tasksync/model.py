@@ -217,6 +217,9 @@ class TaskChange:
     """Pointers into ``payload`` of values from the environment -> their ``${VAR}`` template."""
     error_type: str | None = None
     """For ``ERROR``: a short machine name of the cause (the API error's type, when it was one)."""
+    secret_fields: Mapping[str, str] = field(default_factory=dict)
+    """Each encrypted secret field the payload sends -> ``kept`` (the stored encrypted value is
+    sent back) or ``rotated`` (the file's value replaces it)."""
 
 
 class Status(StrEnum):
@@ -242,6 +245,8 @@ class TaskResult:
     error: str | None = None
     requests: RequestStats = field(default_factory=RequestStats)
     duration: float = 0.0
+    secret_fields: Mapping[str, str] = field(default_factory=dict)
+    """As in ``TaskChange``: what was sent for each secret field."""
 
     @property
     def attempts(self) -> int:

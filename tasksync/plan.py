@@ -30,7 +30,7 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
-from tasksync.secrets import seal, unseal
+from tasksync.secrets import seal, secret_fields_json, unseal
 
 FORMAT_VERSION = 1
 
@@ -115,6 +115,8 @@ class Plan:
                 "modifiedAt": change.modified_at,
                 "changes": [c.to_json() for c in change.changes],
             }
+            if change.secret_fields:
+                entry["secretFields"] = secret_fields_json(change.secret_fields)
             if change.error is not None:
                 entry["error"] = change.error
             if include_payloads and change.payload:
@@ -252,6 +254,7 @@ def _unseal(
         payload=opened.payload,
         error=entry.get("error"),
         secret_refs=opened.refs,
+        secret_fields={f["path"]: f["action"] for f in entry.get("secretFields", [])},
     )
     return change, opened.stale
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tasksync.model import JSON, Action, ChangeKind, FieldChange, Status, TaskResult
+from tasksync.secrets import MASK, secret_fields_json
 from tasksync.text import shorten, visible
 
 if TYPE_CHECKING:  # renderers only read a Plan; the report does not depend on planning
@@ -88,12 +90,17 @@ def _result_json(result: TaskResult) -> dict[str, Any]:
         "id": result.task_id,
         "status": result.status.value,
         "changes": [c.to_json() for c in result.changes],
+        "secretFields": secret_fields_json(result.secret_fields),
         "attempts": result.attempts,
         "durationSecs": round(result.duration, 4),
     }
     if result.error is not None:
         out["error"] = {"type": result.error_type, "message": result.error}
     return out
+
+
+def secret_lines(fields: Mapping[str, str]) -> list[str]:
+    return [f"* {path}: {MASK} (secret {action})" for path, action in sorted(fields.items())]
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -149,6 +156,7 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
         for field_change in change.changes:
             s, text = change_line(field_change)
             lines.append("    " + _paint(s, f"{s} {text}", color))
+        lines += ["    " + line for line in secret_lines(change.secret_fields)]
     if lines:
         lines.append("")
     lines.append(plan_summary(plan))
@@ -172,16 +180,19 @@ def plan_markdown(plan: Plan) -> str:
             out.append(f"- :x: `{change.key}`: {_md_escape(change.error or '')}")
             continue
         verb = "create" if change.action is Action.CREATE else "update"
-        out += _details(f"{verb} <code>{change.key}</code>", change.changes)
+        out += _details(f"{verb} <code>{change.key}</code>", change.changes, change.secret_fields)
     return "\n".join(out).rstrip() + "\n"
 
 
-def _details(summary: str, changes: tuple[FieldChange, ...]) -> list[str]:
+def _details(
+    summary: str, changes: tuple[FieldChange, ...], secrets: Mapping[str, str] | None = None
+) -> list[str]:
     body = ["<details><summary>" + summary + f" ({len(changes)} changes)</summary>", ""]
     body.append("```diff")
     for change in changes:
         sign, text = change_line(change)
         body.append(f"{'!' if sign == '~' else sign} {text}")
+    body += secret_lines(secrets or {})
     body += ["```", "", "</details>", ""]
     return body
 
@@ -239,8 +250,8 @@ def report_markdown(report: Report) -> str:
         summary = f"{r.status.value} <code>{r.key}</code>"
         if r.error:
             out.append(f"- {summary}: {_md_escape(r.error)}")
-        if r.changes:
-            out += _details(summary, r.changes)
+        if r.changes or r.secret_fields:
+            out += _details(summary, r.changes, r.secret_fields)
     if not_started:
         out.append(f"- {not_started} more not started: the run was interrupted")
     return "\n".join(out).rstrip() + "\n"

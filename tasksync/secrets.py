@@ -108,6 +108,30 @@ def _forms(secret: str) -> Iterator[str]:
             yield form
 
 
+# -- kept secrets --------------------------------------------------------------------------------
+
+
+def secret_fields_json(fields: Mapping[str, str]) -> list[dict[str, str]]:
+    """Each secret field sent, and whether its stored value was kept or rotated (no value)."""
+    return [{"path": path, "action": action} for path, action in sorted(fields.items())]
+
+
+_SCHEMA_CHANGED = ("secretFieldSchemaChanged", "is a secret field, but its schema has changed")
+
+
+def explain_refused_secret(message: str, secret_fields: Mapping[str, str]) -> str:
+    """``message``, with what to do when Apify refused a kept secret because the field's schema
+    changed since it was encrypted (``secretFieldSchemaChanged``)."""
+    kept = sorted(p for p, what in secret_fields.items() if what == "kept")
+    if not kept or not any(marker in message for marker in _SCHEMA_CHANGED):
+        return message
+    return (
+        f"{message} -- the stored encrypted value of {', '.join(kept)} was sent back (kept), but "
+        "the Actor changed that secret field's schema since it was encrypted, so Apify needs the "
+        "value again in clear: apply with --rotate-secrets"
+    )
+
+
 # -- the token -----------------------------------------------------------------------------------
 
 _BEARER = re.compile(r"(?i)bearer\s+[^\s\"'<>]+")

@@ -163,7 +163,8 @@ def test_saved_plan_rereads_secrets_and_marks_changed_ones_stale(tmp_path: Path)
     with threaded_emulator() as emu:
         seed(emu, "sss", actor="janedoe~my-actor", input={"apiKey": "first", "q": 1})
         path = write_file(tmp_path, text)
-        run_cli("plan", path, "--out", plan_path, emu=emu, environ={"KEY": "second"})
+        rotate = ("--rotate-secrets",)  # else the stored secret is kept: the value is not sent
+        run_cli("plan", path, "--out", plan_path, *rotate, emu=emu, environ={"KEY": "second"})
         changed = run_cli("apply", plan_path, "--yes", emu=emu, environ={"KEY": "other"})
         assert changed.code == 1 and "changed since the plan" in changed.out
         assert puts(emu) == []
