@@ -16,10 +16,11 @@ from enum import IntEnum
 
 from tasksync import config, report
 from tasksync.console import Env, write_atomic
-from tasksync.errors import PlanFileError, TasksyncError
+from tasksync.errors import TasksyncError
 from tasksync.plan import Plan
 from tasksync.report import Report
 from tasksync.run import Interrupt, Interrupted, run
+from tasksync.secrets import plan_key
 from tasksync.sync import Session, Settings
 
 __all__ = ["Env", "ExitStatus", "build_parser", "main", "run_console"]
@@ -38,6 +39,11 @@ Command = Callable[[argparse.Namespace, Env], int]
 def _cmd_validate(args: argparse.Namespace, env: Env) -> int:
     from tasksync import config
 
+    if _saved_plan_doc(args.file) is not None:
+        raise TasksyncError(
+            f"{args.file} is a saved plan (kind: tasksync-plan), not a task file: apply it with "
+            f"`tasksync apply {args.file}`, or validate the task file it was made from"
+        )
     cfg = config.load(args.file, environ=env.environ)
     env.print(f"{args.file}: valid, {len(cfg.tasks)} task{'s' if len(cfg.tasks) != 1 else ''}")
     return ExitStatus.OK
@@ -75,7 +81,7 @@ def _session(args: argparse.Namespace, env: Env, interrupt: Interrupt) -> Sessio
 
 
 def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
-    _settings(args, env)  # a missing token is an error before the file is read
+    settings = _settings(args, env)  # a missing token is an error before the file is read
 
     async def work(interrupt: Interrupt) -> Plan:
         async with _session(args, env, interrupt) as session:
@@ -89,7 +95,8 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
         else:
             env.print(report.plan_text(the_plan, color=env.color))
         if args.out:
-            write_atomic(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n")
+            saved = the_plan.to_json(key=plan_key(settings.token))
+            write_atomic(args.out, json.dumps(saved, indent=2) + "\n")
             env.stderr.write(
                 f"Saved the plan to {args.out}; apply it with `tasksync apply {args.out}`.\n"
             )
@@ -103,8 +110,8 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
 
 
 def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
-    _settings(args, env)
-    saved = _read_saved_plan(args.file, env)
+    settings = _settings(args, env)
+    saved = _read_saved_plan(args.file, env, plan_key(settings.token))
     source = saved if saved is not None else config.load(args.file, environ=env.environ)
 
     async def work(interrupt: Interrupt) -> Report | None:
@@ -131,18 +138,28 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     return ExitStatus.OK if result.ok else ExitStatus.ERROR
 
 
-def _read_saved_plan(path: str, env: Env) -> Plan | None:
-    """The saved plan at ``path``, or None when ``path`` is a task file."""
-    if not path.endswith(".json"):
-        return None
+def _read_saved_plan(path: str, env: Env, key: bytes) -> Plan | None:
+    """The saved plan at ``path``, or None when ``path`` is a task file (YAML or JSON): a saved
+    plan is told by its content (``kind: tasksync-plan``), never by the file's extension."""
+    doc = _saved_plan_doc(path)
+    return None if doc is None else Plan.from_json(doc, environ=env.environ, key=key)
+
+
+def _saved_plan_doc(path: str) -> dict[str, object] | None:
     try:
         with open(path, encoding="utf-8") as f:
+            head = f.read(4096)
+            if not head.lstrip().startswith("{") or '"tasksync-plan"' not in head + f.read():
+                return None
+            f.seek(0)
             doc = json.load(f)
     except OSError as exc:
-        raise TasksyncError(f"cannot read the plan file {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise PlanFileError(f"{path} is not valid JSON: {exc}") from None
-    return Plan.from_json(doc, environ=env.environ)
+        raise TasksyncError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        return None  # not JSON: a task file, which the loader will judge
+    if isinstance(doc, dict) and doc.get("kind") == "tasksync-plan":
+        return doc
+    return None
 
 
 async def _confirm(args: argparse.Namespace, env: Env) -> bool:

@@ -38,7 +38,9 @@ from tasksync.jsonutil import (
 )
 from tasksync.model import (
     JSON,
+    MANAGED_FIELDS,
     Action,
+    Basis,
     ChangeKind,
     FieldChange,
     RemoteTask,
@@ -195,6 +197,7 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         return TaskChange(
             key=spec.key, action=Action.NOOP, task_id=remote.id, modified_at=remote.modified_at
         )
+    fields = tuple(f for f in MANAGED_FIELDS if f in desired)
     return TaskChange(
         key=spec.key,
         action=Action.UPDATE,
@@ -204,7 +207,58 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         payload=payload,
         secret_refs=_secret_refs(spec, payload, secret_fields),
         secret_fields=secret_fields,
+        basis=Basis(fields, spec.ignore, managed_view(data, fields, spec.ignore)),
+        sensitive=sensitive,
     )
+
+
+def managed_view(
+    data: Mapping[str, JSON], fields: tuple[str, ...], ignore: tuple[str, ...]
+) -> dict[str, JSON]:
+    """The part of a task that a planned update rests on: ``fields`` (``options`` and ``input``
+    whole, since the payload carries them whole) without the ``ignore`` pointers, which a plan
+    never rests on. Compared by ``jsonutil.canonical``, so ``5`` and ``5.0`` are one value."""
+    view: dict[str, JSON] = {}
+    for name in fields:
+        value = copy.deepcopy(data.get(name))
+        if name in ("options", "input"):
+            if name == "options":
+                value = {k: v for k, v in (value or {}).items() if v is not None}
+            for tokens in _under("/" + name, ignore):
+                if not tokens:
+                    value = None
+                    break
+                _place(value, tokens, MISSING, value)
+        view[name] = value
+    return view
+
+
+def carry_ignored(
+    payload: Mapping[str, JSON], ignore: tuple[str, ...], fresh: Mapping[str, JSON]
+) -> dict[str, JSON]:
+    """``payload`` with the values at ``ignore`` pointers taken from ``fresh`` (the task as it
+    is now), as planning would have carried them: an ignored path may move after planning."""
+    result = copy.deepcopy(dict(payload))
+    for name in ("options", "input"):
+        ignored = _under("/" + name, ignore)
+        if name not in result or not ignored:
+            continue
+        now = fresh.get(name)
+        if name == "options":
+            live = now or {}
+            for tokens in ignored:
+                if tokens and tokens[0] in live:
+                    result[name][tokens[0]] = copy.deepcopy(live[tokens[0]])
+                elif tokens:
+                    result[name].pop(tokens[0], None)
+            continue
+        for tokens in ignored:
+            if not tokens:
+                result[name] = copy.deepcopy(now)
+                break
+            kept = resolve(now, tokens)
+            _place(result[name], tokens, kept if kept is MISSING else copy.deepcopy(kept), now)
+    return result
 
 
 def _encrypted_pointers(value: JSON, path: str) -> Iterator[str]:
@@ -280,6 +334,7 @@ def create_change(spec: TaskSpec) -> TaskChange:
         changes=tuple(changes),
         payload=payload,
         secret_refs=_secret_refs(spec, payload),
+        sensitive=spec.sensitive,
     )
 
 

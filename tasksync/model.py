@@ -188,6 +188,18 @@ class FieldChange:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What a planned update rests on: the managed fields it read (``fields``, minus the
+    ``ignore`` pointers, which never make a plan stale). ``seen`` is that view as the plan read
+    it; a saved plan keeps only ``digest``, a keyed hash of it (``secrets.fingerprint``)."""
+
+    fields: tuple[str, ...]
+    ignore: tuple[str, ...] = ()
+    seen: Mapping[str, JSON] | None = None
+    digest: str | None = None
+
+
 class Action(StrEnum):
     """What a plan does with one task."""
 
@@ -220,6 +232,10 @@ class TaskChange:
     secret_fields: Mapping[str, str] = field(default_factory=dict)
     """Each encrypted secret field the payload sends -> ``kept`` (the stored encrypted value is
     sent back) or ``rotated`` (the file's value replaces it)."""
+    basis: Basis | None = None
+    """For ``UPDATE``: what the change rests on, checked again before a saved plan is applied."""
+    sensitive: frozenset[str] = frozenset()
+    """The entry's sensitive pointers: a saved plan never holds their values in clear."""
 
 
 class Status(StrEnum):

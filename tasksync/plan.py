@@ -2,9 +2,12 @@
 
 ``make_plan`` is pure: it turns specs and what the refresh found into a Plan. ``Plan.to_json`` /
 ``Plan.from_json`` give the versioned saved plan that ``apply plan.json`` executes exactly. A saved
-plan never holds a secret: each value that came from the environment is stored as its ``${VAR}``
-template plus a salted, slow hash, and is re-read from the environment when the plan is loaded; a
-task whose secret no longer matches is marked stale. A checksum guards against edits.
+plan never holds a secret (``secrets.seal``, with a key derived from the API token): each value
+that came from the environment is stored as its ``${VAR}`` template plus a keyed hash, and is
+re-read from the environment when the plan is loaded (a task whose secret no longer matches is
+marked stale); other sensitive values are stored encrypted. Each update keeps a keyed hash of
+the managed fields it rests on (``basis``), which ``stale.check`` compares with the live task
+before writing. A checksum guards against edits.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ from typing import Any
 from tasksync.diff import create_change, diff_task
 from tasksync.errors import ApiError, NotFoundError, PlanFileError, UnsafePlanError
 from tasksync.model import (
-    JSON,
     Action,
+    Basis,
     ChangeKind,
     FieldChange,
     RemoteTask,
@@ -30,7 +33,7 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
-from tasksync.secrets import seal, secret_fields_json, unseal
+from tasksync.secrets import fingerprint, seal, secret_fields_json, unseal
 
 FORMAT_VERSION = 1
 
@@ -79,31 +82,13 @@ class Plan:
             "with --force or raise the limit in the file."
         )
 
-    def stale_reasons(self, listing: Sequence[Mapping[str, JSON]]) -> dict[str, str]:
-        """Tasks of a saved plan that moved since it was made, judged from the task list."""
-        by_id = {str(item.get("id")): item for item in listing}
-        names = {str(item.get("name")) for item in listing}
-        reasons = dict(self.stale)
-        for change in self.to_apply:
-            if change.key in reasons:
-                continue
-            if change.action is Action.UPDATE:
-                item = by_id.get(str(change.task_id))
-                if item is None:
-                    reasons[change.key] = "the task no longer exists"
-                elif item.get("modifiedAt") != change.modified_at:
-                    reasons[change.key] = (
-                        f"the task was modified at {item.get('modifiedAt')}, after the plan was "
-                        f"made (it was {change.modified_at})"
-                    )
-            elif change.action is Action.CREATE and change.payload.get("name") in names:
-                reasons[change.key] = "a task of that name was created since the plan was made"
-        return reasons
-
     # -- saved form -----------------------------------------------------------------------------
 
-    def to_json(self, *, include_payloads: bool = True) -> dict[str, Any]:
-        """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts."""
+    def to_json(self, *, include_payloads: bool = True, key: bytes | None = None) -> dict[str, Any]:
+        """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts;
+        ``key`` (``secrets.plan_key(token)``) then seals its secrets."""
+        if include_payloads and key is None:
+            raise ValueError("a saved plan needs the key derived from the API token")
         salt = os.urandom(16)
         cache: dict[str, str] = {}
         tasks = []
@@ -120,10 +105,13 @@ class Plan:
             if change.error is not None:
                 entry["error"] = change.error
             if include_payloads and change.payload:
-                payload, secrets = seal(change, salt, cache)
+                assert key is not None
+                payload, secrets = seal(change, salt, cache, key)
                 entry["payload"] = payload
                 if secrets:
                     entry["secrets"] = secrets
+                if change.basis is not None:
+                    entry["basis"] = _basis_json(change.basis, key)
             tasks.append(entry)
         doc: dict[str, Any] = {
             "formatVersion": FORMAT_VERSION,
@@ -142,8 +130,9 @@ class Plan:
         return doc
 
     @classmethod
-    def from_json(cls, doc: Any, *, environ: Mapping[str, str]) -> Plan:
-        """Load a saved plan, re-reading its secrets from ``environ``."""
+    def from_json(cls, doc: Any, *, environ: Mapping[str, str], key: bytes) -> Plan:
+        """Load a saved plan, re-reading its secrets from ``environ``; ``key`` is
+        ``secrets.plan_key(token)``, with the token the plan was made with."""
         if not isinstance(doc, dict) or doc.get("kind") != "tasksync-plan":
             raise PlanFileError("this is not a tasksync plan file")
         version = doc.get("formatVersion")
@@ -165,7 +154,7 @@ class Plan:
             stale: dict[str, str] = {}
             cache: dict[tuple[str, str], str] = {}
             for entry in doc["tasks"]:
-                change, reason = _unseal(entry, salt, environ, cache)
+                change, reason = _unseal(entry, salt, environ, cache, key)
                 changes.append(change)
                 if reason:
                     stale[change.key] = reason
@@ -235,13 +224,24 @@ def _duplicate(
     )
 
 
+def _basis_json(basis: Basis, key: bytes) -> dict[str, Any]:
+    return {
+        "fields": list(basis.fields),
+        "ignore": list(basis.ignore),
+        "hash": basis.digest or fingerprint(basis.seen, key),
+    }
+
+
 def _unseal(
     entry: dict[str, Any],
     salt: bytes,
     environ: Mapping[str, str],
     cache: dict[tuple[str, str], str],
+    key: bytes,
 ) -> tuple[TaskChange, str | None]:
-    opened = unseal(entry.get("payload") or {}, entry.get("secrets", []), salt, environ, cache)
+    secrets = entry.get("secrets", [])
+    opened = unseal(entry.get("payload") or {}, secrets, salt, environ, cache, key)
+    basis = entry.get("basis")
     change = TaskChange(
         key=entry["key"],
         action=Action(entry["action"]),
@@ -255,6 +255,10 @@ def _unseal(
         error=entry.get("error"),
         secret_refs=opened.refs,
         secret_fields={f["path"]: f["action"] for f in entry.get("secretFields", [])},
+        basis=None
+        if basis is None
+        else Basis(tuple(basis["fields"]), tuple(basis["ignore"]), digest=str(basis["hash"])),
+        sensitive=frozenset(s["path"] for s in secrets),
     )
     return change, opened.stale
 

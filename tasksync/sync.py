@@ -31,7 +31,8 @@ from tasksync.model import RemoteTask, RequestStats, Status, TaskChange, TaskRes
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
-from tasksync.secrets import redact, secret_values
+from tasksync.secrets import plan_key, redact, secret_values
+from tasksync.stale import check as stale_check
 from tasksync.throttle import RateLimiter, RetryPolicy
 
 Source = str | os.PathLike[str] | config.Config
@@ -136,6 +137,11 @@ class Session:
         return self._client
 
     @property
+    def plan_key(self) -> bytes:
+        """The key that seals and opens this token's saved plans."""
+        return plan_key(self.settings.token)
+
+    @property
     def interrupt(self) -> Interrupt:
         assert self._interrupt is not None, "set in __aenter__"
         return self._interrupt
@@ -189,13 +195,20 @@ class Session:
         began = now()
         stale = dict(plan.stale)
         requests = plan.requests
+        changes = plan.changes
         if plan.saved and plan.to_apply:
-            listing = await self.client.all_tasks()
-            stale = plan.stale_reasons(listing.value)
-            requests += listing.stats
+            checked = await stale_check(
+                self.client,
+                plan,
+                self.plan_key,
+                concurrency=self.settings.concurrency,
+                progress=self.progress,
+                interrupt=self.interrupt,
+            )
+            changes, stale, requests = checked.changes, checked.stale, requests + checked.requests
         outcome = await engine.apply(
             self.client,
-            plan.changes,
+            changes,
             stale=stale,
             create_missing=create_missing,
             concurrency=self.settings.concurrency,
