@@ -200,6 +200,7 @@ def _cmd_export(args: argparse.Namespace, env: Env) -> int:
                 client,
                 match=args.match,
                 actor=args.actor,
+                include_others=args.include_others,
                 concurrency=settings.concurrency,
                 progress=env.progress(),
                 interrupt=interrupt,
@@ -281,6 +282,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", help="write to this file (default: standard output)")
     p.add_argument("--match", help="only tasks whose name or username~name matches this glob")
     p.add_argument("--actor", help="only tasks of this Actor (ID or username~name)")
+    p.add_argument(
+        "--include-others",
+        action="store_true",
+        help="also tasks of other users that the token can list (default: only its owner's)",
+    )
     _add_api_arguments(p)
     p.set_defaults(run=_cmd_export)
 

@@ -296,8 +296,21 @@ def _keep_secrets(
     return target, fields
 
 
-def create_change(spec: TaskSpec) -> TaskChange:
-    """The change that creates a missing task from its spec (needs ``actor`` and a name)."""
+def create_change(spec: TaskSpec, owner: str | None = None) -> TaskChange:
+    """The change that creates a missing task from its spec (needs ``actor`` and a name).
+
+    A task is always created in the token owner's account (``owner``, when known): an entry
+    that names another user's task cannot be created by this token."""
+    if spec.ref.username is not None and owner is not None and spec.ref.username != owner:
+        return TaskChange(
+            key=spec.key,
+            action=Action.ERROR,
+            error=(
+                f"task not found, and it cannot be created: a task is always created in the "
+                f"account of the token's owner ({owner}), not in {spec.ref.username}'s"
+            ),
+            error_type="record-not-found",
+        )
     if spec.actor is None:
         return TaskChange(
             key=spec.key,
@@ -312,7 +325,7 @@ def create_change(spec: TaskSpec) -> TaskChange:
             error="task not found, and a task given by ID cannot be created: name it instead",
             error_type="record-not-found",
         )
-    payload: dict[str, JSON] = {"actId": spec.actor, "name": spec.ref.name}
+    payload: dict[str, JSON] = {"actId": actor_id(spec.actor), "name": spec.ref.name}
     changes = [FieldChange("/name", ChangeKind.ADD, None, spec.ref.name)]
     for name in ("title", "description", "options", "input"):
         if name not in spec.desired:
@@ -336,6 +349,12 @@ def create_change(spec: TaskSpec) -> TaskChange:
         secret_refs=_secret_refs(spec, payload),
         sensitive=spec.sensitive,
     )
+
+
+def actor_id(actor: str) -> str:
+    """The form the API needs for an Actor: an ID as it is, ``username/name`` (as the Apify
+    console writes it) as ``username~name``."""
+    return actor.replace("/", "~", 1) if "~" not in actor else actor
 
 
 def _secret_refs(

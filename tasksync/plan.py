@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from tasksync.model import (
 from tasksync.secrets import fingerprint, seal, secret_fields_json, unseal
 
 FORMAT_VERSION = 1
+
+_READS_TOKEN = re.compile(r"\$\{APIFY_TOKEN(?::-[^}]*)?\}")
 
 
 @dataclass(frozen=True)
@@ -166,11 +169,28 @@ class Plan:
 
 
 def plan_task(
-    spec: TaskSpec, remote: RemoteTask | ApiError, *, rotate_secrets: bool = False
+    spec: TaskSpec,
+    remote: RemoteTask | ApiError,
+    *,
+    rotate_secrets: bool = False,
+    owner: str | None = None,
 ) -> TaskChange:
-    """One task's change, from what the refresh found for it (a task, or the error it got)."""
+    """One task's change, from what the refresh found for it (a task, or the error it got);
+    ``owner`` is the token owner's username, where a missing task would be created."""
+    leak = next((p for p, t in spec.env_refs.items() if _READS_TOKEN.search(t)), None)
+    if leak is not None:
+        return TaskChange(
+            key=spec.key,
+            action=Action.ERROR,
+            task_id=remote.id if isinstance(remote, RemoteTask) else None,
+            error=(
+                f"{leak} reads APIFY_TOKEN, tasksync's own API token: it is never sent into a "
+                "task (give the Actor a token of its own through another variable)"
+            ),
+            error_type="token-in-input",
+        )
     if isinstance(remote, NotFoundError):
-        return create_change(spec)
+        return create_change(spec, owner)
     if isinstance(remote, ApiError):
         return TaskChange(
             key=spec.key, action=Action.ERROR, error=str(remote), error_type=remote.kind
@@ -186,22 +206,30 @@ def make_plan(
     safety: Safety | None = None,
     rotate_secrets: bool = False,
     changes: Sequence[TaskChange] | None = None,
+    owner: str | None = None,
 ) -> Plan:
     """Diff every spec against what the refresh found for it.
 
     ``changes`` are the ``plan_task`` results when the caller already has them (the refresh
     diffs each task as soon as it arrives, while the other requests are in flight); what is left
-    here is what needs every task at once: entries that resolve to the same task are errors.
+    here is what needs every task at once: entries that resolve to the same task are errors,
+    whether the task exists (the same ID) or not (the same owner and name; ``~name`` is the
+    token ``owner``'s).
     """
     if changes is None:
         changes = [
-            plan_task(spec, remote, rotate_secrets=rotate_secrets)
+            plan_task(spec, remote, rotate_secrets=rotate_secrets, owner=owner)
             for spec, remote in zip(specs, remotes, strict=True)
         ]
     keys_by_id: dict[str, list[str]] = {}
     for spec, remote in zip(specs, remotes, strict=True):
         if isinstance(remote, RemoteTask):
-            keys_by_id.setdefault(remote.id, []).append(spec.key)
+            same = remote.id
+        elif spec.ref.name is not None and (spec.ref.username or owner):
+            same = f"{spec.ref.username or owner}~{spec.ref.name}"
+        else:
+            continue
+        keys_by_id.setdefault(same, []).append(spec.key)
     duplicates = {key: id_ for id_, keys in keys_by_id.items() if len(keys) > 1 for key in keys}
     if duplicates:
         changes = [
@@ -218,7 +246,7 @@ def _duplicate(
     return TaskChange(
         key=change.key,
         action=Action.ERROR,
-        task_id=task_id,
+        task_id=task_id if "~" not in task_id else None,
         error=f"resolves to the same task ({task_id}) as {others}",
         error_type="duplicate-entry",
     )

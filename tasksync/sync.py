@@ -27,7 +27,7 @@ from tasksync import config, engine
 from tasksync.api import DEFAULT_API_URL, ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import ApiError, TasksyncError
-from tasksync.model import RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.model import RemoteTask, Status, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
@@ -158,7 +158,10 @@ class Session:
         specs = cfg.tasks
         changes: list[TaskChange | None] = [None] * len(specs)
         remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
-        requests = RequestStats()
+        me = await self.client.me()  # whose token: where a missing task would be created
+        owner = me.value.get("username")
+        owner = owner if isinstance(owner, str) else None
+        requests = me.stats
         async with engine.refresh(
             self.client,
             [spec.ref.path_id for spec in specs],
@@ -169,7 +172,9 @@ class Session:
             async for item in fetched:  # diffed as it arrives, while the rest are in flight
                 i = item.index
                 remotes[i] = item.task
-                changes[i] = plan_task(specs[i], item.task, rotate_secrets=rotate_secrets)
+                changes[i] = plan_task(
+                    specs[i], item.task, rotate_secrets=rotate_secrets, owner=owner
+                )
                 requests += item.requests
         # refresh returned: every task was read and diffed
         plan = make_plan(
@@ -178,6 +183,7 @@ class Session:
             source=str(cfg.path),
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
+            owner=owner,
         )
         return dataclasses.replace(plan, requests=requests)
 
