@@ -58,6 +58,17 @@ final (not retried): a server that sends tens of megabytes for one task will do 
 """
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _body(value: Any) -> bytes:
+    """UTF-8 JSON; escaped (``\\ud800``) when a string holds a lone surrogate, which a
+    JavaScript string may hold but UTF-8 cannot encode."""
+    try:
+        return _dumps(value).encode()
+    except UnicodeEncodeError:
+        return _dumps_ascii(value).encode()
+
 
 T = TypeVar("T")
 
@@ -144,7 +155,7 @@ class ApifyClient:
         Non-idempotent requests are retried only on 429 (the API refused them before acting).
         An ``ApiError`` raised here carries the same counts.
         """
-        data = _dumps(body).encode() if body is not None else None
+        data = _body(body) if body is not None else None
         policy = self.retry
         give_up_at = time.monotonic() + policy.deadline
         throttled = 0
