@@ -153,10 +153,8 @@ def _saved_plan_doc(path: str) -> dict[str, object] | None:
                 return None
             f.seek(0)
             doc = json.load(f)
-    except OSError as exc:
-        raise TasksyncError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError:
-        return None  # not JSON: a task file, which the loader will judge
+    except (OSError, ValueError):
+        return None  # unreadable or not JSON: a task file, which the loader will judge
     if isinstance(doc, dict) and doc.get("kind") == "tasksync-plan":
         return doc
     return None

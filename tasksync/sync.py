@@ -26,8 +26,8 @@ from typing import Self
 from tasksync import config, engine
 from tasksync.api import DEFAULT_API_URL, ApifyClient
 from tasksync.engine import ProgressCallback
-from tasksync.errors import ApiError, TasksyncError
-from tasksync.model import RemoteTask, Status, TaskChange, TaskResult
+from tasksync.errors import ApiError, NotFoundError, TasksyncError
+from tasksync.model import RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
@@ -158,10 +158,7 @@ class Session:
         specs = cfg.tasks
         changes: list[TaskChange | None] = [None] * len(specs)
         remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
-        me = await self.client.me()  # whose token: where a missing task would be created
-        owner = me.value.get("username")
-        owner = owner if isinstance(owner, str) else None
-        requests = me.stats
+        owner, requests = await self._owner()
         async with engine.refresh(
             self.client,
             [spec.ref.path_id for spec in specs],
@@ -186,6 +183,16 @@ class Session:
             owner=owner,
         )
         return dataclasses.replace(plan, requests=requests)
+
+    async def _owner(self) -> tuple[str | None, RequestStats]:
+        """The token owner's username (where a missing task would be created), once per plan;
+        None from a server without ``/v2/users/me``."""
+        try:
+            me = await self.client.me()
+        except NotFoundError as exc:
+            return None, exc.stats
+        owner = me.value.get("username")
+        return (owner if isinstance(owner, str) else None), me.stats
 
     async def apply(
         self,

@@ -78,7 +78,7 @@ def test_apply_converges_and_writes_only_changed_tasks(tmp_path: Path) -> None:
             f"/v2/actor-tasks/{emu.state.get_task(f'janedoe~task-{i:04d}')['id']}"
             for i in range(0, 40, 4)
         )
-        assert sum(r.method == "GET" for r in emu.requests) == 40
+        assert sum(r.method == "GET" for r in emu.requests) == 41  # 40 tasks, and /v2/users/me
         assert not [r for r in emu.requests if r.method == "POST"]
         again = run_cli("plan", path, "--detailed-exitcode", emu=emu)
     assert again.code == 0, again.output
@@ -92,7 +92,7 @@ def test_apply_converges_and_writes_only_changed_tasks(tmp_path: Path) -> None:
         "stale": 0,
         "skipped": 0,
     }
-    assert report["requests"]["total"] == 50
+    assert report["requests"]["total"] == 51  # 40 GETs, 10 PUTs and /v2/users/me
     entry = next(t for t in report["tasks"] if t["key"] == "janedoe~task-0000")
     assert entry["status"] == "updated" and entry["attempts"] == 1
     assert {c["path"] for c in entry["changes"]} == {"/options/memoryMbytes", "/input/extra"}
