@@ -321,6 +321,11 @@ def _export(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     p.add_argument("--match", help="only tasks whose name or username~name matches this glob")
     p.add_argument("--actor", help="only tasks of this Actor (ID or username~name)")
+    p.add_argument(
+        "--include-others",
+        action="store_true",
+        help="also tasks of other users that the token can list (default: only its owner's)",
+    )
     _add_api_arguments(p)
 
 

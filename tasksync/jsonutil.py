@@ -7,6 +7,7 @@ One of each, used by the diff, the plan, the secrets and export alike. Values ar
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Final
 
 from tasksync.model import JSON
@@ -55,6 +56,25 @@ def json_equal(a: JSON, b: JSON, encrypted_matches: bool = False) -> bool:
 
 _NUMBERS = (int, float)  # not bool: type(True) is bool
 _CONTAINERS = (dict, list)
+
+
+def js_value(value: JSON) -> JSON:
+    """``value`` as a JavaScript server would give it back: integral floats become ints."""
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() and abs(value) < 1e21 else value
+    if kind is dict:
+        return {key: js_value(item) for key, item in value.items()}
+    if kind is list:
+        return [js_value(item) for item in value]
+    return value
+
+
+def canonical(value: JSON) -> bytes:
+    """One byte string per JSON value in the sense of ``json_equal`` (keys sorted, ``5.0`` as
+    ``5``, ASCII only so that any string, lone surrogates included, can be written)."""
+    text = json.dumps(js_value(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return text.encode()
 
 
 def deep_merge(base: JSON, overlay: JSON) -> JSON:

@@ -2,9 +2,12 @@
 
 ``make_plan`` is pure: it turns specs and what the refresh found into a Plan. ``Plan.to_json`` /
 ``Plan.from_json`` give the versioned saved plan that ``apply plan.json`` executes exactly. A saved
-plan never holds a secret: each value that came from the environment is stored as its ``${VAR}``
-template plus a salted, slow hash, and is re-read from the environment when the plan is loaded; a
-task whose secret no longer matches is marked stale. A checksum guards against edits.
+plan never holds a secret (``secrets.seal``, with a key derived from the API token): each value
+that came from the environment is stored as its ``${VAR}`` template plus a keyed hash, and is
+re-read from the environment when the plan is loaded (a task whose secret no longer matches is
+marked stale); other sensitive values are stored encrypted. Each update keeps a keyed hash of
+the managed fields it rests on (``basis``), which ``stale.check`` compares with the live task
+before writing. A checksum guards against edits.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +26,7 @@ from tasksync.errors import ApiError, NotFoundError, PlanFileError, UnsafePlanEr
 from tasksync.model import (
     JSON,
     Action,
+    Basis,
     ChangeKind,
     FieldChange,
     RemoteTask,
@@ -31,12 +36,14 @@ from tasksync.model import (
     TaskSpec,
 )
 from tasksync.prediction import Prediction, secrets_sent, skipped_creates
-from tasksync.secrets import seal, unseal
+from tasksync.secrets import fingerprint, seal, secret_fields_json, unseal
 
 FORMAT_VERSION = 1
 SCHEDULES_FORMAT_VERSION = 2
 """A plan with schedules is saved as version 2, so that a tasksync that knows only tasks refuses
 it instead of silently dropping its schedules. Version 2 only adds keys."""
+
+_READS_TOKEN = re.compile(r"\$\{APIFY_TOKEN(?::-[^}]*)?\}")
 
 
 @dataclass(frozen=True)
@@ -159,11 +166,14 @@ class Plan:
 
     # -- saved form -----------------------------------------------------------------------------
 
-    def to_json(self, *, include_payloads: bool = True) -> dict[str, Any]:
-        """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts."""
+    def to_json(self, *, include_payloads: bool = True, key: bytes | None = None) -> dict[str, Any]:
+        """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts;
+        ``key`` (``secrets.plan_key(token)``) then seals its secrets."""
+        if include_payloads and key is None:
+            raise ValueError("a saved plan needs the key derived from the API token")
         salt = os.urandom(16)
         cache: dict[str, str] = {}
-        tasks = [_entry(c, include_payloads, salt, cache) for c in self.changes]
+        tasks = [_entry(c, include_payloads, salt, cache, key) for c in self.changes]
         doc: dict[str, Any] = {
             "formatVersion": SCHEDULES_FORMAT_VERSION if self.schedules else FORMAT_VERSION,
             "kind": "tasksync-plan",
@@ -183,7 +193,7 @@ class Plan:
         if self.schedules:
             doc["scheduleCounts"] = self.schedule_counts
             doc["schedules"] = [
-                _entry(c, include_payloads, salt, cache, id_key="scheduleId")
+                _entry(c, include_payloads, salt, cache, key, id_key="scheduleId")
                 for c in self.schedules
             ]
         if include_payloads:
@@ -194,8 +204,9 @@ class Plan:
         return doc
 
     @classmethod
-    def from_json(cls, doc: Any, *, environ: Mapping[str, str]) -> Plan:
-        """Load a saved plan, re-reading its secrets from ``environ``."""
+    def from_json(cls, doc: Any, *, environ: Mapping[str, str], key: bytes) -> Plan:
+        """Load a saved plan, re-reading its secrets from ``environ``; ``key`` is
+        ``secrets.plan_key(token)``, with the token the plan was made with."""
         if not isinstance(doc, dict) or doc.get("kind") != "tasksync-plan":
             raise PlanFileError("this is not a tasksync plan file")
         version = doc.get("formatVersion")
@@ -218,14 +229,14 @@ class Plan:
             stale: dict[str, str] = {}
             cache: dict[tuple[str, str], str] = {}
             for entry in doc["tasks"]:
-                change, reason = _unseal(entry, salt, environ, cache)
+                change, reason = _unseal(entry, salt, environ, cache, key)
                 changes.append(change)
                 if reason:
                     stale[change.key] = reason
             schedules: list[TaskChange] = []
             schedule_stale: dict[str, str] = {}
             for entry in doc.get("schedules", []) if version == SCHEDULES_FORMAT_VERSION else []:
-                change, reason = _unseal(entry, salt, environ, cache, id_key="scheduleId")
+                change, reason = _unseal(entry, salt, environ, cache, key, id_key="scheduleId")
                 schedules.append(change)
                 if reason:
                     schedule_stale[change.key] = reason
@@ -279,11 +290,28 @@ def _moved(
 
 
 def plan_task(
-    spec: TaskSpec, remote: RemoteTask | ApiError, *, rotate_secrets: bool = False
+    spec: TaskSpec,
+    remote: RemoteTask | ApiError,
+    *,
+    rotate_secrets: bool = False,
+    owner: str | None = None,
 ) -> TaskChange:
-    """One task's change, from what the refresh found for it (a task, or the error it got)."""
+    """One task's change, from what the refresh found for it (a task, or the error it got);
+    ``owner`` is the token owner's username, where a missing task would be created."""
+    leak = next((p for p, t in spec.env_refs.items() if _READS_TOKEN.search(t)), None)
+    if leak is not None:
+        return TaskChange(
+            key=spec.key,
+            action=Action.ERROR,
+            task_id=remote.id if isinstance(remote, RemoteTask) else None,
+            error=(
+                f"{leak} reads APIFY_TOKEN, tasksync's own API token: it is never sent into a "
+                "task (give the Actor a token of its own through another variable)"
+            ),
+            error_type="token-in-input",
+        )
     if isinstance(remote, NotFoundError):
-        return create_change(spec)
+        return create_change(spec, owner)
     if isinstance(remote, ApiError):
         return TaskChange(
             key=spec.key, action=Action.ERROR, error=str(remote), error_type=remote.kind
@@ -299,22 +327,30 @@ def make_plan(
     safety: Safety | None = None,
     rotate_secrets: bool = False,
     changes: Sequence[TaskChange] | None = None,
+    owner: str | None = None,
 ) -> Plan:
     """Diff every spec against what the refresh found for it.
 
     ``changes`` are the ``plan_task`` results when the caller already has them (the refresh
     diffs each task as soon as it arrives, while the other requests are in flight); what is left
-    here is what needs every task at once: entries that resolve to the same task are errors.
+    here is what needs every task at once: entries that resolve to the same task are errors,
+    whether the task exists (the same ID) or not (the same owner and name; ``~name`` is the
+    token ``owner``'s).
     """
     if changes is None:
         changes = [
-            plan_task(spec, remote, rotate_secrets=rotate_secrets)
+            plan_task(spec, remote, rotate_secrets=rotate_secrets, owner=owner)
             for spec, remote in zip(specs, remotes, strict=True)
         ]
     keys_by_id: dict[str, list[str]] = {}
     for spec, remote in zip(specs, remotes, strict=True):
         if isinstance(remote, RemoteTask):
-            keys_by_id.setdefault(remote.id, []).append(spec.key)
+            same = remote.id
+        elif spec.ref.name is not None and (spec.ref.username or owner):
+            same = f"{spec.ref.username or owner}~{spec.ref.name}"
+        else:
+            continue
+        keys_by_id.setdefault(same, []).append(spec.key)
     duplicates = {key: id_ for id_, keys in keys_by_id.items() if len(keys) > 1 for key in keys}
     if duplicates:
         changes = [
@@ -331,7 +367,7 @@ def _duplicate(
     return TaskChange(
         key=change.key,
         action=Action.ERROR,
-        task_id=task_id,
+        task_id=task_id if "~" not in task_id else None,
         error=f"resolves to the same task ({task_id}) as {others}",
         error_type="duplicate-entry",
     )
@@ -342,6 +378,7 @@ def _entry(
     include_payloads: bool,
     salt: bytes,
     cache: dict[str, str],
+    key: bytes | None,
     id_key: str = "taskId",
 ) -> dict[str, Any]:
     """One change in the saved form (a task's, or a schedule's under ``scheduleId``)."""
@@ -352,14 +389,27 @@ def _entry(
         "modifiedAt": change.modified_at,
         "changes": [c.to_json() for c in change.changes],
     }
+    if change.secret_fields:
+        entry["secretFields"] = secret_fields_json(change.secret_fields)
     if change.error is not None:
         entry["error"] = change.error
     if include_payloads and change.payload:
-        payload, secrets = seal(change, salt, cache)
+        assert key is not None
+        payload, secrets = seal(change, salt, cache, key)
         entry["payload"] = payload
         if secrets:
             entry["secrets"] = secrets
+        if change.basis is not None:
+            entry["basis"] = _basis_json(change.basis, key)
     return entry
+
+
+def _basis_json(basis: Basis, key: bytes) -> dict[str, Any]:
+    return {
+        "fields": list(basis.fields),
+        "ignore": list(basis.ignore),
+        "hash": basis.digest or fingerprint(basis.seen, key),
+    }
 
 
 def _unseal(
@@ -367,9 +417,12 @@ def _unseal(
     salt: bytes,
     environ: Mapping[str, str],
     cache: dict[tuple[str, str], str],
+    key: bytes,
     id_key: str = "taskId",
 ) -> tuple[TaskChange, str | None]:
-    opened = unseal(entry.get("payload") or {}, entry.get("secrets", []), salt, environ, cache)
+    secrets = entry.get("secrets", [])
+    opened = unseal(entry.get("payload") or {}, secrets, salt, environ, cache, key)
+    basis = entry.get("basis")
     change = TaskChange(
         key=entry["key"],
         action=Action(entry["action"]),
@@ -382,6 +435,11 @@ def _unseal(
         payload=opened.payload,
         error=entry.get("error"),
         secret_refs=opened.refs,
+        secret_fields={f["path"]: f["action"] for f in entry.get("secretFields", [])},
+        basis=None
+        if basis is None
+        else Basis(tuple(basis["fields"]), tuple(basis["ignore"]), digest=str(basis["hash"])),
+        sensitive=frozenset(s["path"] for s in secrets),
     )
     return change, opened.stale
 

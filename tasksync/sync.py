@@ -44,8 +44,9 @@ from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
 from tasksync.schedules.apply import apply_schedules
 from tasksync.schedules.refresh import plan_schedules
-from tasksync.secrets import redact, secret_values
+from tasksync.secrets import plan_key, redact, secret_values
 from tasksync.settings import Account, Settings
+from tasksync.stale import check as stale_check
 
 __all__ = ["Account", "Session", "Settings", "apply", "plan"]
 
@@ -87,6 +88,11 @@ class Session:
         if self._client is None:
             raise RuntimeError("a Session must be used as `async with`")
         return self._client
+
+    @property
+    def plan_key(self) -> bytes:
+        """The key that seals and opens this token's saved plans."""
+        return plan_key(self.settings.token)
 
     @property
     def interrupt(self) -> Interrupt:
@@ -175,7 +181,9 @@ class Session:
             async for item in fetched:  # diffed as it arrives, while the rest are in flight
                 i = item.index
                 remotes[i] = item.task
-                changes[i] = plan_task(specs[i], item.task, rotate_secrets=rotate_secrets)
+                changes[i] = plan_task(
+                    specs[i], item.task, rotate_secrets=rotate_secrets, owner=account.username
+                )
                 self._unbilled += item.requests  # billed to the plan, or to the report of a stop
         # refresh returned: every task was read and diffed
         found_remotes = [r for r in remotes if r is not None]
@@ -185,6 +193,7 @@ class Session:
             source=str(cfg.path),
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
+            owner=account.username,
         )
         if check_inputs:
             found = inputcheck.targets(plan, specs, found_remotes, check_all=check_all_inputs)
@@ -238,13 +247,21 @@ class Session:
         if plan.saved:  # before any request that writes
             plan.raise_if_elsewhere(self.client.base_url, account.user_id, account.username)
         requests = plan.requests
+        changes = plan.changes
         if plan.saved and plan.to_apply:
-            listing = await self.client.all_tasks()
-            stale = plan.stale_reasons(listing.value)
-            self._unbilled += listing.stats
+            checked = await stale_check(
+                self.client,
+                plan,
+                self.plan_key,
+                concurrency=self.settings.concurrency,
+                progress=self.progress,
+                interrupt=self.interrupt,
+            )
+            changes, stale = checked.changes, checked.stale
+            self._unbilled += checked.requests
         outcome = await engine.apply(
             self.client,
-            plan.changes,
+            changes,
             stale=stale,
             create_missing=create_missing,
             progress=self.progress,

@@ -20,7 +20,7 @@ from tasksync.report.grouping import Group, group_updates
 from tasksync.report.outcome import Report, totals_of
 from tasksync.report.outcome import not_started as stopped_before
 from tasksync.report.predict import name_list, predictions
-from tasksync.report.valuediff import field_lines
+from tasksync.report.valuediff import field_lines, secret_lines
 from tasksync.text import plural, visible
 
 if TYPE_CHECKING:
@@ -71,11 +71,14 @@ def fit(
     return "".join(out).rstrip() + "\n"
 
 
-def diff_block(changes: tuple[FieldChange, ...]) -> str:
+def diff_block(changes: tuple[FieldChange, ...], secrets: Mapping[str, str] | None = None) -> str:
     body = "\n".join(
-        _MD_SIGN[line.sign] + " " + "  " * line.depth + line.text
-        for change in changes
-        for line in field_lines(change)
+        [
+            _MD_SIGN[line.sign] + " " + "  " * line.depth + line.text
+            for change in changes
+            for line in field_lines(change)
+        ]
+        + secret_lines(secrets or {})
     )
     fence = "```"
     while fence in body:
@@ -83,12 +86,17 @@ def diff_block(changes: tuple[FieldChange, ...]) -> str:
     return f"{fence}diff\n{body}\n{fence}\n"
 
 
-def details(summary: str, changes: tuple[FieldChange, ...]) -> str:
-    return f"<details><summary>{summary}</summary>\n\n{diff_block(changes)}\n</details>\n\n"
+def details(
+    summary: str, changes: tuple[FieldChange, ...], secrets: Mapping[str, str] | None = None
+) -> str:
+    block = diff_block(changes, secrets)
+    return f"<details><summary>{summary}</summary>\n\n{block}\n</details>\n\n"
 
 
-def _with_details(text: str, summary: str, changes: tuple[FieldChange, ...]) -> str:
-    return text + details(summary, changes)
+def _with_details(
+    text: str, summary: str, changes: tuple[FieldChange, ...], secrets: Mapping[str, str]
+) -> str:
+    return text + details(summary, changes, secrets)
 
 
 def _code(key: str) -> str:
@@ -181,7 +189,7 @@ def _change_blocks(
         summary += f", and {shared:,} shared above)" if shared else ")"
         if change.key in stale:
             summary += " (stale)"
-        yield noun, partial(details, summary, own)
+        yield noun, partial(details, summary, own, change.secret_fields)
 
 
 def _group(group: Group, noun: str) -> str:
@@ -244,9 +252,9 @@ def _report_blocks(report: Report) -> Iterator[Block]:
             continue
         summary = f"{r.status.value} {_code(r.key)}"
         text = f"- {summary}: {_escape(r.error)}\n" if r.error else ""
-        if r.changes:
+        if r.changes or r.secret_fields:
             what = f"{summary} ({plural(len(r.changes), 'change')})"
-            yield kind, partial(_with_details, text, what, r.changes)
+            yield kind, partial(_with_details, text, what, r.changes, r.secret_fields)
         elif text:
             yield kind, partial(str, text)
     if not_started:

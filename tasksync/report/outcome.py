@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tasksync.model import Status, TaskResult
+from tasksync.secrets import secret_fields_json
 
 REPORT_FORMAT_VERSION = 1
 
@@ -101,6 +102,7 @@ def _result_json(result: TaskResult) -> dict[str, Any]:
         "id": result.task_id,
         "status": result.status.value,
         "changes": [c.to_json() for c in result.changes],
+        "secretFields": secret_fields_json(result.secret_fields),
         "attempts": result.attempts,
         "durationSecs": round(result.duration, 4),
     }

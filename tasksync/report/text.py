@@ -11,7 +11,7 @@ from tasksync.model import Action, FieldChange, Status, TaskChange
 from tasksync.report.grouping import Group, group_updates
 from tasksync.report.outcome import Report, not_started, totals_of
 from tasksync.report.predict import name_list, predictions
-from tasksync.report.valuediff import Line, field_lines
+from tasksync.report.valuediff import Line, field_lines, secret_lines
 from tasksync.text import plural, visible
 
 if TYPE_CHECKING:  # renderers only read a Plan; the report does not depend on planning
@@ -108,6 +108,7 @@ def _changes(
         lines.append(paint(sign, head, color))
         for field_change in own:
             lines += lines_of(field_change, "    ", color)
+        lines += ["    " + line for line in secret_lines(change.secret_fields)]
     return lines
 
 

@@ -19,6 +19,7 @@ terminal.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from difflib import SequenceMatcher
 
@@ -58,6 +59,12 @@ def dumps(value: JSON) -> str:
 def show(value: JSON) -> str:
     """A JSON value on one line, shortened when long."""
     return shorten(dumps(value), WIDTH)
+
+
+def secret_lines(fields: Mapping[str, str]) -> list[str]:
+    """One line per secret input field that a write sends: ``kept`` (the stored encrypted value
+    sent back) or ``rotated`` (the file's value sent), always masked."""
+    return [f"* {path}: {MASK} (secret {action})" for path, action in sorted(fields.items())]
 
 
 def field_lines(change: FieldChange) -> list[Line]:
