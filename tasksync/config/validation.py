@@ -329,7 +329,10 @@ def pointer_message(pointer: str) -> str:
     """Why ``pointer`` is not a JSON Pointer under /options or /input."""
     shown = _quoted(pointer)
     if not pointer.startswith("/"):
-        return f"{shown} is not a JSON Pointer: it starts with '/' (such as /input/cursor)"
+        message = f"{shown} is not a JSON Pointer: it starts with '/'"
+        if _is_pointer("/" + pointer):
+            return f"{message}; did you mean {_quoted('/' + pointer)}?"
+        return f"{message} (such as /input/cursor)"
     if re.search(r"~(?![01])", pointer):
         return f"{shown}: in a JSON Pointer '~' is written '~0' (and a '/' inside a key '~1')"
     tokens = pointer[1:].split("/")
@@ -342,6 +345,17 @@ def pointer_message(pointer: str) -> str:
             )
         return f"{shown}: options hold single values; point at /options/{tokens[1]}"
     return f"{shown} is not a valid JSON Pointer"  # pragma: no cover
+
+
+def _is_pointer(text: str) -> bool:
+    """Whether the schema takes ``text`` as a pointer in ``ignore`` and ``sensitive``."""
+    return _regex(_pointer_pattern()).search(text) is not None
+
+
+@functools.cache
+def _pointer_pattern() -> str:
+    pattern: str = _compile(schema()["$defs"]["pointer"], {})["pattern"]
+    return pattern
 
 
 _KINDS = {
