@@ -234,3 +234,25 @@ def test_compiled_schema_agrees_with_the_published_one(name: str) -> None:
     assert verdicts(compiled.iter_errors(document.value)) == verdicts(
         published.iter_errors(document.value)
     )
+
+# -- without secrets, reserved variables, added lists, JSON files ---------------------------------
+
+SECRETS = (
+    "version: 1\n"
+    "defaults:\n"
+    "  input: {token: '${API_TOKEN}'}\n"
+    "tasks:\n"
+    "  - task: janedoe~news-daily\n"
+    "    input: {url: 'https://${HOST}/news', fallback: '${UNSET:-ok}'}\n"
+    "  - task: janedoe~news-weekly\n"
+    "    title: Weekly ${API_TOKEN}\n"
+)
+
+
+def test_the_schema_has_a_stable_id_title_and_description() -> None:
+    published = config.schema()
+    assert published["$id"] == "https://github.com/tasksync/tasksync/schema/tasks-v1.json"
+    assert published["title"] and published["description"]
+    # The loader's fast path drops the documentation keywords, $id included.
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert validation._surely_valid(validation._compiled(), example)

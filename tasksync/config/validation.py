@@ -182,7 +182,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties"})
 _SCHEMA_VALUES = frozenset({"items", "additionalProperties", "not", "contains"})
 _SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-_DOCS = frozenset({"title", "description", "$comment", "examples", "$defs"})
+_DOCS = frozenset({"$id", "title", "description", "$comment", "examples", "$defs"})
 
 
 def _compile(node: Any, defs: dict[str, Any]) -> Any:
