@@ -256,3 +256,28 @@ def test_the_schema_has_a_stable_id_title_and_description() -> None:
     # The loader's fast path drops the documentation keywords, $id included.
     example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     assert validation._surely_valid(validation._compiled(), example)
+
+
+def test_validate_without_secrets_notes_unset_variables_as_placeholders() -> None:
+    with pytest.raises(ConfigError, match="API_TOKEN is not set"):
+        config.load_text(SECRETS, filename="t.yaml", environ={})  # plan and apply need them
+    cfg = config.load_text(SECRETS, filename="t.yaml", environ={}, require_env=False)
+    assert [(n.file, n.line, n.path) for n in cfg.notes] == [
+        ("t.yaml", 3, "defaults.input.token"),
+        ("t.yaml", 6, "tasks[0].input.url"),
+    ]
+    assert cfg.notes[0].message.startswith(
+        "the environment variable API_TOKEN is not set (also used at tasks[1].title); "
+        "plan and apply will need it"
+    )
+    daily, weekly = cfg.tasks
+    assert daily.desired["input"] == {
+        "token": "${API_TOKEN}",
+        "url": "https://${HOST}/news",
+        "fallback": "ok",
+    }
+    assert daily.env_refs == {"/input/token": "${API_TOKEN}", "/input/url": "https://${HOST}/news"}
+    assert daily.sensitive == set(daily.env_refs)
+    assert weekly.desired["title"] == "Weekly ${API_TOKEN}" and "/title" in weekly.sensitive
+    environ = {"API_TOKEN": "t", "HOST": "h"}
+    assert config.load_text(SECRETS, environ=environ, require_env=False).notes == ()

@@ -9,6 +9,8 @@
   do not reach the API.
 - A string is *from the environment* (a secret) when at least one of its variables was read from
   the environment; a fallback alone is written in the file, so it is not a secret.
+- With ``keep_missing`` (``validate`` without secrets), an unset variable without fallback leaves
+  its reference as written, a placeholder that counts as read from the environment.
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ class Expansion:
     error: str | None = None
 
 
-def expand_string(text: str, environ: Mapping[str, str]) -> Expansion:
+def expand_string(
+    text: str, environ: Mapping[str, str], *, keep_missing: bool = False
+) -> Expansion:
     """Expand every reference in ``text`` (callers may skip strings without ``${``)."""
     out: list[str] = []
     start = 0
@@ -57,6 +61,9 @@ def expand_string(text: str, environ: Mapping[str, str]) -> Expansion:
             out.append(fallback)
         elif value is None:
             missing.append(name)
+            if keep_missing:
+                out.append(token)
+                from_environment = True
         else:
             out.append(value)
             from_environment = True

@@ -45,20 +45,31 @@ class Safety:
 
 @dataclass(frozen=True, slots=True)
 class Config:
-    """A valid task file: where it was read from, its tasks in file order, its safety limits."""
+    """A valid task file: where it was read from, its tasks in file order, its safety limits, and
+    the notes that are not problems (unset variables when ``load`` did not require them), with
+    file and line like problems."""
 
     path: str
     tasks: tuple[TaskSpec, ...] = ()
     safety: Safety = field(default_factory=Safety)
+    notes: tuple[Problem, ...] = ()
 
 
-def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Config:
+def load(
+    path: str | os.PathLike[str],
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_env: bool = True,
+) -> Config:
     """Read and validate the task file at ``path``; ``${VAR}`` reads ``environ`` (``os.environ``).
 
-    Raises ``ConfigError`` with every problem found.
+    With ``require_env`` (plan, apply), an unset variable without fallback is a problem; without
+    it (validate, which must run without secrets), it is one of ``Config.notes`` and its
+    reference stays in the value as a placeholder. Raises ``ConfigError`` with every problem found.
     """
     file = os.fspath(path)
-    return _load(_read_file(file), file, os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    return _load(_read_file(file), file, environ, require_env)
 
 
 def load_text(
@@ -66,6 +77,7 @@ def load_text(
     filename: str = "tasks.yaml",
     *,
     environ: Mapping[str, str] | None = None,
+    require_env: bool = True,
 ) -> Config:
     """Like ``load``, for a task file already in memory; ``filename`` is used in messages."""
     if isinstance(text, str):
@@ -78,7 +90,7 @@ def load_text(
         data = bytes(text)
     if len(data) > MAX_FILE_BYTES:
         raise ConfigError([Problem(filename, None, None, "", _too_big(len(data)))])
-    return _load(data, filename, os.environ if environ is None else environ)
+    return _load(data, filename, os.environ if environ is None else environ, require_env)
 
 
 def expand(template: str, environ: Mapping[str, str]) -> str:
@@ -155,12 +167,12 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
+def _load(data: bytes, file: str, environ: Mapping[str, str], require_env: bool) -> Config:
     with gc_paused():
-        return _load_data(data, file, environ)
+        return _load_data(data, file, environ, require_env)
 
 
-def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
+def _load_data(data: bytes, file: str, environ: Mapping[str, str], require_env: bool) -> Config:
     text = _decode(data, file)
     try:
         document = yamlread.read(data, text)
@@ -172,7 +184,7 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
         message = f"the document is {shown}; a task file is a mapping with 'version: 1' and 'tasks'"
         raise ConfigError([Problem(file, 1, 1, "", message)])
     issues = [*document.issues, *validation.check(root)]
-    built = tasks.build(root, document.task_positions, environ, file)
+    built = tasks.build(root, document.task_positions, environ, file, require_env=require_env)
     issues += built.issues
     if issues:
         raise ConfigError(_problems(file, issues, data, text))
@@ -184,6 +196,7 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
             max_changed_fraction=float(safety.get("maxChangedFraction", 0.3)),
             min_tasks=int(safety.get("minTasks", 10)),
         ),
+        notes=tuple(_problems(file, built.notes, data, text)),
     )
 
 

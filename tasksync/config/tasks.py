@@ -7,6 +7,10 @@ It runs on the document as read, after the schema check, and even when the schem
 each task), never in keys nor in ``task``, ``actor``, ``ignore`` or ``sensitive``. A value that
 read a variable from the environment is sensitive and listed in ``TaskSpec.env_refs`` with its
 template; a value that only used a fallback (``${KEY:-demo}`` with ``KEY`` unset) is not.
+An unset variable without fallback is an error, or with ``require_env=False`` (``validate``,
+which must run without secrets) a note, its reference kept as a placeholder that counts as a
+secret.
+
 ``defaults`` merge under each task: mappings merge key by key, anything else replaces.
 """
 
@@ -29,26 +33,35 @@ _INTEGER_OPTIONS = ("timeoutSecs", "memoryMbytes", "maxItems")
 
 @dataclass
 class Built:
-    """The specs of the tasks that could be built, and the problems found."""
+    """The specs of the tasks that could be built, the problems found, and the notes (unset
+    variables, when they are not required)."""
 
     specs: list[TaskSpec] = field(default_factory=list)
     issues: list[Issue] = field(default_factory=list)
+    notes: list[Issue] = field(default_factory=list)
 
 
 def build(
-    root: dict[str, JSON], task_positions: list[Pos], environ: Mapping[str, str], file: str
+    root: dict[str, JSON],
+    task_positions: list[Pos],
+    environ: Mapping[str, str],
+    file: str,
+    *,
+    require_env: bool = True,
 ) -> Built:
     """Expand, merge defaults and check ``root``'s tasks (``task_positions``: where each starts)."""
-    return _Build(root, task_positions, environ, file).built
+    return _Build(root, task_positions, environ, file, require_env).built
 
 
-def unset_message(name: str, others: list[Path]) -> str:
+def unset_message(name: str, others: list[Path], *, required: bool = True) -> str:
     """Why the variable ``name`` cannot expand, with the ``others`` places that use it."""
     message = f"the environment variable {name} is not set"
     if others:
         shown = ", ".join(dotted(p) for p in others[:3])
         more = len(others) - 3
         message += f" (also used at {shown}" + (f" and {more} more places)" if more > 0 else ")")
+    if not required:
+        return message + f"; plan and apply will need it (checked here as the text ${{{name}}})"
     return message + f"; set it, or write ${{{name}:-fallback}}"
 
 
@@ -59,8 +72,10 @@ class _Build:
         task_positions: list[Pos],
         environ: Mapping[str, str],
         file: str,
+        require_env: bool,
     ) -> None:
         self.environ = environ
+        self.require_env = require_env
         self.built = Built()
         self.issues = self.built.issues
         self.unset: dict[str, list[Path]] = {}  # variable -> where it is used
@@ -93,8 +108,10 @@ class _Build:
             pos = task_positions[index] if task_positions else None
             location = Location(file, *pos) if pos else None
             self.built.specs.append(_spec(ref, merged, env_refs, location))
+        found = self.issues if require_env else self.built.notes
         for name, uses in self.unset.items():
-            self.issues.append(Issue(uses[0], None, unset_message(name, uses[1:])))
+            message = unset_message(name, uses[1:], required=require_env)
+            found.append(Issue(uses[0], None, message))
         self._plain(defaults, ("defaults",))
 
     def _plain(self, entry: dict[str, JSON], base: Path) -> bool:
@@ -162,7 +179,7 @@ class _Build:
         trail.pop()
 
     def _string(self, text: str, tokens: Path, base: Path, refs: dict[Path, str]) -> str:
-        result = interpolate.expand_string(text, self.environ)
+        result = interpolate.expand_string(text, self.environ, keep_missing=not self.require_env)
         if result.error:
             self.issues.append(Issue((*base, *tokens), None, result.error))
         for name in result.missing:
