@@ -281,3 +281,18 @@ def test_validate_without_secrets_notes_unset_variables_as_placeholders() -> Non
     assert weekly.desired["title"] == "Weekly ${API_TOKEN}" and "/title" in weekly.sensitive
     environ = {"API_TOKEN": "t", "HOST": "h"}
     assert config.load_text(SECRETS, environ=environ, require_env=False).notes == ()
+
+
+def test_variables_tasksync_reads_are_refused_and_never_read() -> None:
+    text = "version: 1\ntasks:\n  - task: ~abc\n    input: {key: '${APIFY_TOKEN}'}\n"
+    environ = {"APIFY_TOKEN": "s3cret"}
+    for require_env in (True, False):
+        with pytest.raises(ConfigError) as caught:
+            config.load_text(text, environ=environ, require_env=require_env)
+        (problem,) = caught.value.problems
+        assert (problem.line, problem.path) == (4, "tasks[0].input.key")
+        assert "is the API token" in problem.message and "s3cret" not in str(caught.value)
+    for name in ("APIFY_TOKEN", "APIFY_API_BASE_URL", "TASKSYNC_ANYTHING"):
+        with pytest.raises(ConfigError, match="tasksync reads for itself"):
+            config.expand("${" + name + ":-x}", {name: "s3cret"})
+    assert config.expand("${APIFY_TOKENS}", {"APIFY_TOKENS": "fine"}) == "fine"

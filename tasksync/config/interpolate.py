@@ -9,6 +9,9 @@
   do not reach the API.
 - A string is *from the environment* (a secret) when at least one of its variables was read from
   the environment; a fallback alone is written in the file, so it is not a secret.
+- The variables tasksync itself reads (``APIFY_TOKEN``, ``APIFY_API_BASE_URL`` and every
+  ``TASKSYNC_...``) are never read: a reference to one is an error, so that the API token cannot
+  be sent to Apify as a task's input.
 - With ``keep_missing`` (``validate`` without secrets), an unset variable without fallback leaves
   its reference as written, a placeholder that counts as read from the environment.
 """
@@ -31,6 +34,11 @@ class Expansion:
     from_environment: bool = False
     missing: tuple[str, ...] = ()
     error: str | None = None
+
+
+def reserved(name: str) -> bool:
+    """Whether ``name`` is a variable tasksync itself reads, which a task file may not use."""
+    return name in ("APIFY_TOKEN", "APIFY_API_BASE_URL") or name.startswith("TASKSYNC_")
 
 
 def expand_string(
@@ -56,6 +64,10 @@ def expand_string(
             out.append(token)
             continue
         name, fallback = reference.groups()
+        if reserved(name):
+            error = error or _reserved(name)
+            out.append(token)
+            continue
         value = environ.get(name)
         if fallback is not None and not value:
             out.append(fallback)
@@ -76,4 +88,14 @@ def _malformed(token: str) -> str:
     return (
         f"{shown} is not a variable reference: write ${{NAME}} or ${{NAME:-fallback}} (NAME made "
         "of letters, digits and _), or $${ for a literal ${"
+    )
+
+
+def _reserved(name: str) -> str:
+    what = {"APIFY_TOKEN": "the API token", "APIFY_API_BASE_URL": "the API's address"}.get(
+        name, "a tasksync setting"
+    )
+    return (
+        f"${{{name}}} is {what}, which tasksync reads for itself; a task file cannot use it "
+        "(its value would be sent to Apify with the task): give the value a variable of its own"
     )

@@ -7,9 +7,9 @@ It runs on the document as read, after the schema check, and even when the schem
 each task), never in keys nor in ``task``, ``actor``, ``ignore`` or ``sensitive``. A value that
 read a variable from the environment is sensitive and listed in ``TaskSpec.env_refs`` with its
 template; a value that only used a fallback (``${KEY:-demo}`` with ``KEY`` unset) is not.
-An unset variable without fallback is an error, or with ``require_env=False`` (``validate``,
-which must run without secrets) a note, its reference kept as a placeholder that counts as a
-secret.
+A variable tasksync reads itself (``APIFY_TOKEN``...) is an error wherever it is used. An unset
+variable without fallback is an error, or with ``require_env=False`` (``validate``, which must
+run without secrets) a note, its reference kept as a placeholder that counts as a secret.
 
 ``defaults`` merge under each task: mappings merge key by key, anything else replaces.
 """
