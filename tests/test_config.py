@@ -296,3 +296,19 @@ def test_variables_tasksync_reads_are_refused_and_never_read() -> None:
         with pytest.raises(ConfigError, match="tasksync reads for itself"):
             config.expand("${" + name + ":-x}", {name: "s3cret"})
     assert config.expand("${APIFY_TOKENS}", {"APIFY_TOKENS": "fine"}) == "fine"
+
+
+def test_a_tasks_ignore_and_sensitive_add_to_the_defaults() -> None:
+    text = (
+        "version: 1\n"
+        "defaults: {ignore: [/input/cursor], sensitive: [/input/password]}\n"
+        "tasks:\n"
+        "  - {task: ~one, ignore: [/input/page, /input/cursor], sensitive: [/input/token]}\n"
+        "  - {task: ~two, ignore: [], sensitive: []}\n"
+        "  - {task: ~three}\n"
+    )
+    one, two, three = config.load_text(text, environ={}).tasks
+    assert one.ignore == ("/input/cursor", "/input/page")
+    assert one.sensitive == {"/input/password", "/input/token"}
+    for spec in (two, three):  # an empty list cannot unmask what the defaults mask
+        assert (spec.ignore, spec.sensitive) == (("/input/cursor",), {"/input/password"})

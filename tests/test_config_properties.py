@@ -170,7 +170,7 @@ def refs(value: Any, pointer: str = "") -> dict[str, str]:
 
 
 def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """DESIGN.md: mappings merge recursively, lists and scalars replace."""
+    """DESIGN.md: mappings merge recursively, lists and scalars replace (but see ``added``)."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -178,6 +178,12 @@ def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def added(document: dict[str, Any], task: dict[str, Any], name: str) -> tuple[str, ...]:
+    """DESIGN.md: a task's ignore and sensitive lists add to the defaults' lists."""
+    pointers = [*document.get("defaults", {}).get(name, ()), *task.get(name, ())]
+    return tuple(dict.fromkeys(pointers))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -202,9 +208,9 @@ def test_valid_documents_load_to_what_they_describe(
         assert spec.desired == resolved(managed)
         assert spec.input_mode == entry.get("inputMode", "replace")
         assert spec.actor == entry.get("actor")
-        assert spec.ignore == tuple(entry.get("ignore", ()))
+        assert spec.ignore == added(document, task, "ignore")
         assert spec.env_refs == env_refs
-        assert spec.sensitive == frozenset(entry.get("sensitive", ())) | set(env_refs)
+        assert spec.sensitive == frozenset(added(document, task, "sensitive")) | set(env_refs)
 
 
 yaml_text = st.text(alphabet=st.sampled_from(list(" \n\t-:[]{},&*!|>'\"#%@?~<$abc019")))

@@ -11,7 +11,9 @@ A variable tasksync reads itself (``APIFY_TOKEN``...) is an error wherever it is
 variable without fallback is an error, or with ``require_env=False`` (``validate``, which must
 run without secrets) a note, its reference kept as a placeholder that counts as a secret.
 
-``defaults`` merge under each task: mappings merge key by key, anything else replaces.
+``defaults`` merge under each task: mappings merge key by key, anything else replaces, except
+``ignore`` and ``sensitive``: a task's lists add to the defaults' lists, so a task can never
+unmask what the defaults mask.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from tasksync.text import shorten
 
 _EXPANDED_FIELDS = ("title", "description", "options", "input")
 _INTEGER_OPTIONS = ("timeoutSecs", "memoryMbytes", "maxItems")
+_ADDED_LISTS = ("ignore", "sensitive")  # a task's list adds to the defaults' list
 
 
 @dataclass
@@ -105,6 +108,8 @@ class _Build:
             }
             env_refs.update((pointer(t), template) for t, template in own_refs.items())
             merged = _merge(defaults, entry)
+            for name in _ADDED_LISTS:
+                merged[name] = _added(defaults.get(name), entry.get(name))
             pos = task_positions[index] if task_positions else None
             location = Location(file, *pos) if pos else None
             self.built.specs.append(_spec(ref, merged, env_refs, location))
@@ -220,6 +225,12 @@ def _spec(
         env_refs=env_refs,
         location=location,
     )
+
+
+def _added(defaults: JSON, own: JSON) -> list[JSON]:
+    """The JSON Pointers of the defaults' list, then the task's own new ones."""
+    lists = [value for value in (defaults, own) if type(value) is list]
+    return list(dict.fromkeys(p for value in lists for p in value if type(p) is str))
 
 
 def _merge(base: dict[str, JSON], over: dict[str, JSON]) -> dict[str, JSON]:
