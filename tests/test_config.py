@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -235,6 +236,7 @@ def test_compiled_schema_agrees_with_the_published_one(name: str) -> None:
         published.iter_errors(document.value)
     )
 
+
 # -- without secrets, reserved variables, added lists, JSON files ---------------------------------
 
 SECRETS = (
@@ -247,15 +249,6 @@ SECRETS = (
     "  - task: janedoe~news-weekly\n"
     "    title: Weekly ${API_TOKEN}\n"
 )
-
-
-def test_the_schema_has_a_stable_id_title_and_description() -> None:
-    published = config.schema()
-    assert published["$id"] == "https://github.com/tasksync/tasksync/schema/tasks-v1.json"
-    assert published["title"] and published["description"]
-    # The loader's fast path drops the documentation keywords, $id included.
-    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
-    assert validation._surely_valid(validation._compiled(), example)
 
 
 def test_validate_without_secrets_notes_unset_variables_as_placeholders() -> None:
@@ -312,3 +305,34 @@ def test_a_tasks_ignore_and_sensitive_add_to_the_defaults() -> None:
     assert one.sensitive == {"/input/password", "/input/token"}
     for spec in (two, three):  # an empty list cannot unmask what the defaults mask
         assert (spec.ignore, spec.sensitive) == (("/input/cursor",), {"/input/password"})
+
+
+def test_the_schema_has_a_stable_id_title_and_description() -> None:
+    published = config.schema()
+    assert published["$id"] == "https://github.com/tasksync/tasksync/schema/tasks-v1.json"
+    assert published["title"] and published["description"]
+    # The loader's fast path drops the documentation keywords, $id included.
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert validation._surely_valid(validation._compiled(), example)
+
+
+def test_a_json_task_file_loads_like_the_same_yaml(tmp_path: Path) -> None:
+    document = {
+        "version": 1,
+        "defaults": {"options": {"memoryMbytes": 1024}, "sensitive": ["/input/password"]},
+        "tasks": [
+            {"task": "janedoe~news-daily", "title": "Café", "input": {"url": "https://a/b"}},
+            {"task": "~mine", "options": {"timeoutSecs": 60}, "input": {"key": "${NEWS_API_KEY}"}},
+        ],
+    }
+    as_json = tmp_path / "tasks.json"
+    as_json.write_text(json.dumps(document, indent="\t"), encoding="utf-8")  # \u00e9, tabs
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps(document, separators=(",", ":")).replace("/", "\\/"))
+    as_yaml = tmp_path / "tasks.yaml"
+    as_yaml.write_text(yaml.safe_dump(document), encoding="utf-8")
+    expected = [replace(t, location=None) for t in config.load(as_yaml, environ=ENV).tasks]
+    for path in (as_json, compact):
+        got = config.load(path, environ=ENV).tasks
+        assert [replace(t, location=None) for t in got] == expected
+    assert got[1].desired["input"] == {"key": "k-1"} and got[1].env_refs
