@@ -182,8 +182,8 @@ def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
 
 def added(document: dict[str, Any], task: dict[str, Any], name: str) -> tuple[str, ...]:
     """DESIGN.md: a task's ignore and sensitive lists add to the defaults' lists."""
-    pointers = [*document.get("defaults", {}).get(name, ()), *task.get(name, ())]
-    return tuple(dict.fromkeys(pointers))
+    defaults = document.get("defaults", {}).get(name, [])
+    return (*defaults, *(p for p in task.get(name, ()) if p not in defaults))
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -36,6 +36,9 @@ class Expansion:
     error: str | None = None
 
 
+_RESERVED_PREFIXES = ("APIFY_", "TASKSYNC_")  # a cheap first test: most names pass it
+
+
 def reserved(name: str) -> bool:
     """Whether ``name`` is a variable tasksync itself reads, which a task file may not use."""
     return name in ("APIFY_TOKEN", "APIFY_API_BASE_URL") or name.startswith("TASKSYNC_")
@@ -64,7 +67,7 @@ def expand_string(
             out.append(token)
             continue
         name, fallback = reference.groups()
-        if reserved(name):
+        if name.startswith(_RESERVED_PREFIXES) and reserved(name):
             error = error or _reserved(name)
             out.append(token)
             continue

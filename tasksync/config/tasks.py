@@ -78,13 +78,15 @@ class _Build:
         require_env: bool,
     ) -> None:
         self.environ = environ
-        self.require_env = require_env
+        self.keep_missing = not require_env
         self.built = Built()
         self.issues = self.built.issues
         self.unset: dict[str, list[Path]] = {}  # variable -> where it is used
         defaults = root.get("defaults")
         defaults = defaults if type(defaults) is dict else {}
         default_refs = self._expand(defaults, ("defaults",))
+        # Only a non-empty list in defaults changes what a task's own list gives.
+        added_lists = [n for n in _ADDED_LISTS if type(defaults.get(n)) is list and defaults[n]]
         tasks = root.get("tasks")
         tasks = tasks if type(tasks) is list else []
         if len(task_positions) != len(tasks):  # the list came from an alias: no positions
@@ -108,8 +110,8 @@ class _Build:
             }
             env_refs.update((pointer(t), template) for t, template in own_refs.items())
             merged = _merge(defaults, entry)
-            for name in _ADDED_LISTS:
-                merged[name] = _added(defaults.get(name), entry.get(name))
+            for name in added_lists:
+                merged[name] = _added(defaults[name], entry.get(name))
             pos = task_positions[index] if task_positions else None
             location = Location(file, *pos) if pos else None
             self.built.specs.append(_spec(ref, merged, env_refs, location))
@@ -184,7 +186,7 @@ class _Build:
         trail.pop()
 
     def _string(self, text: str, tokens: Path, base: Path, refs: dict[Path, str]) -> str:
-        result = interpolate.expand_string(text, self.environ, keep_missing=not self.require_env)
+        result = interpolate.expand_string(text, self.environ, keep_missing=self.keep_missing)
         if result.error:
             self.issues.append(Issue((*base, *tokens), None, result.error))
         for name in result.missing:
@@ -227,10 +229,11 @@ def _spec(
     )
 
 
-def _added(defaults: JSON, own: JSON) -> list[JSON]:
-    """The JSON Pointers of the defaults' list, then the task's own new ones."""
-    lists = [value for value in (defaults, own) if type(value) is list]
-    return list(dict.fromkeys(p for value in lists for p in value if type(p) is str))
+def _added(defaults: list[JSON], own: JSON) -> list[JSON]:
+    """The defaults' list, then the items of the task's own list that the defaults lack."""
+    if type(own) is not list:
+        return list(defaults)
+    return [*defaults, *(p for p in own if p not in defaults)]
 
 
 def _merge(base: dict[str, JSON], over: dict[str, JSON]) -> dict[str, JSON]:

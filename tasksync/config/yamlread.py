@@ -206,7 +206,9 @@ class _Builder:
                     if value is MISSING:
                         value = raw
                         if raw[0] in NUMBER_START:
-                            value = self._number(event, stack)
+                            value, message = number(raw)
+                            if message is not None:
+                                self._issue(stack, event.start_mark, message)
                         elif raw == "<<" and stack and stack[-1].key is _EXPECT_KEY:
                             value = _MERGE
                 else:  # quoted or block scalar
@@ -218,7 +220,21 @@ class _Builder:
                 self.count += 1
                 if self.count > limit:
                     raise self._too_many(stack, event)
-                stack.append(self._open(event, stack))
+                if len(stack) >= MAX_DEPTH:
+                    raise Unreadable(
+                        [*self.issues, too_deep(_path(stack), event.start_mark, MAX_DEPTH)]
+                    )
+                is_map = cls is MappingStartEvent
+                tag = event.tag
+                if tag is not None and tag != "!" and tag != TAG + ("map" if is_map else "seq"):
+                    self._issue(stack, event.start_mark, bad_tag(tag))
+                anchor = event.anchor
+                if anchor is not None:
+                    self.open_anchors.add(anchor)
+                frame = _Frame(is_map, event.start_mark, anchor)
+                if not is_map and len(stack) == 1 and stack[0].key == "tasks":
+                    frame.tasks = True
+                stack.append(frame)
                 continue
             elif cls is MappingEndEvent or cls is SequenceEndEvent:
                 frame = stack.pop()
@@ -254,27 +270,6 @@ class _Builder:
                 top.value.append(value)
 
     # -- pieces of the loop ----------------------------------------------------------------------
-
-    def _open(self, event: Any, stack: list[_Frame]) -> _Frame:
-        if len(stack) >= MAX_DEPTH:
-            raise Unreadable([*self.issues, too_deep(_path(stack), event.start_mark, MAX_DEPTH)])
-        is_map = event.__class__ is MappingStartEvent
-        tag = event.tag
-        if tag is not None and tag != "!" and tag != TAG + ("map" if is_map else "seq"):
-            self._issue(stack, event.start_mark, bad_tag(tag))
-        anchor = event.anchor
-        if anchor is not None:
-            self.open_anchors.add(anchor)
-        frame = _Frame(is_map, event.start_mark, anchor)
-        if not is_map and len(stack) == 1 and stack[0].key == "tasks":
-            frame.tasks = True
-        return frame
-
-    def _number(self, event: Any, stack: list[_Frame]) -> JSON:
-        value, message = number(event.value)
-        if message is not None:
-            self._issue(stack, event.start_mark, message)
-        return value
 
     def _tagged(self, event: Any, stack: list[_Frame]) -> JSON:
         value, message = tagged(event.tag, event.value)
