@@ -190,5 +190,6 @@ def test_a_plan_refuses_the_token_in_an_input(tmp_path: Path) -> None:
         seed(emu, "tok")
         result = run_cli("apply", str(path), "--yes", emu=emu)
         assert not [r for r in emu.requests if r.method == "PUT"]
-    assert result.code == 1 and "reads APIFY_TOKEN" in result.output
+    # refused by the loader, before any request (the plan refuses it too, for a library caller)
+    assert result.code == 1 and "a task file cannot use it" in result.err
     assert emu.token not in result.output
