@@ -91,6 +91,18 @@ class Safety:
 
 
 @dataclass(frozen=True, slots=True)
+class Prune:
+    """What a file owns (``prune:``): name globs of the token owner's tasks and schedules. One
+    that matches and that the file does not declare is planned for deletion."""
+
+    tasks: tuple[str, ...] = ()
+    schedules: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"tasks": list(self.tasks), "schedules": list(self.schedules)}
+
+
+@dataclass(frozen=True, slots=True)
 class RequestStats:
     """What was sent: attempts (every one is a request), retries, and answers of 429."""
 
@@ -195,6 +207,8 @@ class Action(StrEnum):
     UPDATE = "update"
     CREATE = "create"
     ERROR = "error"
+    DELETE = "delete"
+    """Only in a plan's deletions: a resource the file owns (``prune:``) but no longer declares."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,6 +242,7 @@ class Status(StrEnum):
     FAILED = "failed"
     STALE = "stale"
     SKIPPED = "skipped"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +257,8 @@ class TaskResult:
     error: str | None = None
     requests: RequestStats = field(default_factory=RequestStats)
     duration: float = 0.0
+    deletion: bool = False
+    """The result of a planned deletion (``prune:``), whatever its status."""
 
     @property
     def attempts(self) -> int:

@@ -31,11 +31,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tasksync.config import interpolate, schedules, validation, yamlread
+from tasksync.config import interpolate, prune, schedules, validation, yamlread
 from tasksync.config.validation import schema
 from tasksync.config.yamlread import Issue, Path
 from tasksync.errors import ConfigError, Problem
-from tasksync.model import JSON, MANAGED_FIELDS, Location, Safety, TaskRef, TaskSpec
+from tasksync.model import JSON, MANAGED_FIELDS, Location, Prune, Safety, TaskRef, TaskSpec
 from tasksync.schedules.model import ScheduleSpec
 from tasksync.text import shorten, visible
 
@@ -66,6 +66,8 @@ class Config:
     actors: Mapping[str, str] = field(default_factory=dict)
     """``actors:``: Actor -> local input schema file (as written, relative to the file)."""
     schedules: tuple[ScheduleSpec, ...] = ()
+    prune: Prune | None = None
+    """``prune:``: what the file owns (None: nothing is ever deleted)."""
 
 
 def load(path: str | os.PathLike[str], *, environ: Mapping[str, str] | None = None) -> Config:
@@ -203,6 +205,8 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
     timed = schedules.build(root, environ, file)
     issues += timed.issues
     issues += [Issue(uses[0], None, _unset_message(n, uses[1:])) for n, uses in timed.unset.items()]
+    owned, more = prune.build(root)
+    issues += more
     if issues:
         raise ConfigError(_problems(file, issues, data, text))
     safety = root.get("safety") or {}
@@ -215,6 +219,7 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str]) -> Config:
         ),
         actors=dict(root.get("actors") or {}),
         schedules=tuple(timed.specs),
+        prune=owned,
     )
 
 
