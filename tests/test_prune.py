@@ -9,8 +9,8 @@ import json
 from pathlib import Path
 
 import pytest
+from support import run_cli, threaded_emulator, write_file
 
-from support import run_cli, write_file
 from tasksync import report, sync
 from tasksync.emulator import Emulator
 from tasksync.errors import UnsafePlanError
@@ -125,8 +125,6 @@ async def test_nothing_is_deleted_without_a_prune_section(
 
 
 def test_the_command_line_without_then_with_prune(tmp_path: Path) -> None:
-    from support import threaded_emulator
-
     with threaded_emulator() as emu:
         seed_account(emu)
         path = write_file(tmp_path, FILE)
@@ -157,9 +155,7 @@ def test_the_command_line_without_then_with_prune(tmp_path: Path) -> None:
         assert run_cli("plan", path, "--detailed-exitcode", emu=emu).code == 0
 
 
-async def test_deletions_count_toward_the_safety_limit(
-    emulator: Emulator, tmp_path: Path
-) -> None:
+async def test_deletions_count_toward_the_safety_limit(emulator: Emulator, tmp_path: Path) -> None:
     for i in range(12):
         emulator.state.add_task(name=f"news-{i:02d}")
     entries = "".join(f"  - task: ~news-{i:02d}\n" for i in range(8))
@@ -189,7 +185,7 @@ async def test_a_task_that_a_kept_schedule_runs_is_not_deleted(
     the_plan = await plan(emulator, path, prune=True)
     [refused] = the_plan.deletions
     assert refused.action is Action.ERROR and the_plan.has_errors
-    assert "janedoe~news-old" == refused.key and "janedoe~weekly-keep" in (refused.error or "")
+    assert refused.key == "janedoe~news-old" and "janedoe~weekly-keep" in (refused.error or "")
     assert "! janedoe~news-old: cannot be deleted" in report.plan_text(the_plan)
     done = await apply(emulator, path, prune=True)
     assert [r.status for r in done.results if r.deletion] == [Status.FAILED]
@@ -214,7 +210,8 @@ async def test_a_schedule_and_the_task_it_runs_are_deleted_schedule_first(
     done = await apply(emulator, path, prune=True, create_missing=True)
     assert done.ok, report.report_text(done)
     deletes = [r.path for r in emulator.log if r.method == "DELETE"]
-    assert deletes == [f"/v2/schedules/{done.schedules[-1].task_id}", f"/v2/actor-tasks/{old['id']}"]
+    schedule_id = done.schedules[-1].task_id
+    assert deletes == [f"/v2/schedules/{schedule_id}", f"/v2/actor-tasks/{old['id']}"]
 
 
 async def test_a_saved_plan_carries_deletions_and_skips_a_stale_one(
