@@ -287,3 +287,27 @@ async def test_target_and_match_narrow_deletions(emulator: Emulator, tmp_path: P
     assert [c.key for c in matched.deletions] == ["janedoe~news-old"]
     with pytest.raises(Exception, match="names no task"):
         await plan(emulator, path, targets=["~weather-old"])  # type: ignore[arg-type]
+
+
+async def test_a_task_that_a_schedule_made_since_the_plan_runs_is_skipped(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    seed_account(emulator)
+    path = write_file(tmp_path, FILE)
+    saved = Plan.from_json((await plan(emulator, path, prune=True)).to_json(), environ={})
+    old = emulator.state.get_task("~news-old")
+    assert old is not None
+    emulator.state.add_schedule(
+        name="weekly-new",
+        cronExpression="@weekly",
+        actions=[{"type": "RUN_ACTOR_TASK", "actorTaskId": old["id"]}],
+    )
+    emulator.state.update_schedule("~nightly-old", {"title": "touched"})
+    done = await apply(emulator, saved)
+    results = {r.key: r for r in (*done.results, *done.schedules) if r.deletion}
+    assert results["janedoe~news-old"].status is Status.SKIPPED
+    assert "janedoe~weekly-new still runs it" in (results["janedoe~news-old"].error or "")
+    assert results["janedoe~news-older"].status is Status.DELETED
+    assert results["janedoe~nightly-old"].status is Status.STALE
+    assert emulator.state.get_task("~news-old") is not None
+    assert emulator.state.get_schedule("~nightly-old") is not None

@@ -93,57 +93,47 @@ async def apply_deletions(
     interrupt: Interrupt | None = None,
 ) -> Deletions:
     """Delete the schedules, then the tasks (only with ``prune``); a result for every one."""
-    interrupt = interrupt or Interrupt()
+    run = _Run(client, prune, concurrency, progress, interrupt or Interrupt())
+    sending = prune and not run.interrupt.stopping
     spent = RequestStats()
     stale: dict[str, str] = {}
-    sending = prune and not interrupt.stopping
     if sending and saved and _any(schedules):
         listed = await client.all_schedules()
         spent += listed.stats
         stale.update(moved(schedules, listed.value, "schedule"))
-    timed = await _delete_all(
-        client,
-        schedules,
-        stale,
-        {},
-        prune,
-        client.delete_schedule,
-        concurrency,
-        progress,
-        interrupt,
-    )
-    blocked: dict[str, str] = {}
-    if sending and timed.fatal is None and _any(tasks):
-        if saved:
-            listed = await client.all_tasks()
-            spent += listed.stats
-            stale.update(moved(tasks, listed.value, "task"))
-        live = await client.all_schedules()  # after the schedules' deletions
-        spent += live.stats
-        blocked = _still_run(tasks, live.value, account)
+    timed = await _delete_all(run, schedules, stale, {}, client.delete_schedule)
     if timed.fatal is not None:
-        done = engine.ApplyOutcome(
-            not_deleted(tasks, "not started: the run stopped"), RequestStats()
-        )
+        stopped = not_deleted(tasks, "not started: the run stopped")
+        done = engine.ApplyOutcome(stopped, RequestStats())
     else:
-        done = await _delete_all(
-            client,
-            tasks,
-            stale,
-            blocked,
-            prune,
-            client.delete_task,
-            concurrency,
-            progress,
-            interrupt,
-        )
+        blocked: dict[str, str] = {}
+        if sending and _any(tasks):
+            if saved:
+                listed = await client.all_tasks()
+                spent += listed.stats
+                stale.update(moved(tasks, listed.value, "task"))
+            live = await client.all_schedules()  # after the schedules' deletions
+            spent += live.stats
+            blocked = _still_run(tasks, live.value, account)
+        done = await _delete_all(run, tasks, stale, blocked, client.delete_task)
     return Deletions(
         tasks=done.results,
         schedules=timed.results,
         requests=spent + timed.requests + done.requests,
-        interrupted=interrupt.stopping,
+        interrupted=run.interrupt.stopping,
         fatal=timed.fatal or done.fatal,
     )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What every deletion of one apply shares."""
+
+    client: ApifyClient
+    prune: bool
+    concurrency: int | None
+    progress: engine.ProgressCallback | None
+    interrupt: Interrupt
 
 
 def _any(changes: Sequence[TaskChange]) -> bool:
@@ -166,19 +156,16 @@ def _still_run(
 
 
 async def _delete_all(
-    client: ApifyClient,
+    run: _Run,
     changes: Sequence[TaskChange],
     stale: Mapping[str, str],
     blocked: Mapping[str, str],
-    prune: bool,
     delete: Callable[[str], Awaitable[Reply[bool]]],
-    concurrency: int | None,
-    progress: engine.ProgressCallback | None,
-    interrupt: Interrupt,
 ) -> engine.ApplyOutcome:
-    results = [_settled(c, stale, blocked, prune) for c in changes]
+    """Send every deletion of one resource that is to be sent (``delete``: by ID)."""
+    results = [_settled(c, stale, blocked, run.prune) for c in changes]
     work = [i for i, result in enumerate(results) if result is None]
-    counter = engine._Counter("delete", len(work), progress)
+    counter = engine._Counter("delete", len(work), run.progress)
 
     async def handle(n: int) -> None:
         i = work[n]
@@ -204,7 +191,8 @@ async def _delete_all(
             result = results[i]
             counter.tick(result is not None and result.status is Status.DELETED)
 
-    fatal = await engine._pool(len(work), engine._workers(client, concurrency), handle, interrupt)
+    workers = engine._workers(run.client, run.concurrency)
+    fatal = await engine._pool(len(work), workers, handle, run.interrupt)
     why = "the run was interrupted" if fatal is None else engine._stopped_by(fatal)
     final = [
         result
@@ -212,7 +200,7 @@ async def _delete_all(
         for i, result in enumerate(results)
     ]
     requests = sum((r.requests for r in final), RequestStats())
-    return engine.ApplyOutcome(final, requests, interrupted=interrupt.stopping, fatal=fatal)
+    return engine.ApplyOutcome(final, requests, interrupted=run.interrupt.stopping, fatal=fatal)
 
 
 def _settled(
