@@ -337,6 +337,15 @@ class ApifyClient:
         reply = await self.request("PUT", path, body=payload)
         return Reply(check(reply.value, self.where("PUT", path)), reply.stats)
 
+    async def _delete(self, path: str) -> Reply[bool]:
+        """DELETE a resource: True when this request deleted it, False when it was already gone
+        (a 404 ``record-not-found``, as after a retry of a DELETE whose answer was lost)."""
+        try:
+            reply = await self.request("DELETE", path)
+        except NotFoundError as gone:
+            return Reply(False, gone.stats)
+        return Reply(True, reply.stats)
+
     async def _create(
         self,
         path: str,
@@ -400,6 +409,9 @@ class ApifyClient:
         """Create a task, never twice (see ``_create``)."""
         return await self._create("/v2/actor-tasks", payload, self.get_task, lookup_ref, task_of)
 
+    async def delete_task(self, task_id: str) -> Reply[bool]:
+        return await self._delete(task_path(task_id))
+
     async def all_tasks(self) -> Reply[list[dict[str, JSON]]]:
         """Every task of the account (``TaskShort`` items)."""
         return await self._all("/v2/actor-tasks")
@@ -419,6 +431,9 @@ class ApifyClient:
         return await self._create(
             "/v2/schedules", payload, self.get_schedule, lookup_ref, schedule_of
         )
+
+    async def delete_schedule(self, schedule_id: str) -> Reply[bool]:
+        return await self._delete(schedule_path(schedule_id))
 
     async def all_schedules(self) -> Reply[list[dict[str, JSON]]]:
         """Every schedule of the account (list items)."""

@@ -149,6 +149,11 @@ def _add_apply_flags(p: argparse.ArgumentParser, recorded: bool = False) -> None
     p.add_argument(
         "--create-missing", action="store_true", help="create tasks that do not exist yet" + also
     )
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete what the file owns (prune:) but no longer declares" + also,
+    )
 
 
 def _add_target_arguments(p: argparse.ArgumentParser) -> None:

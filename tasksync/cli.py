@@ -156,6 +156,7 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
                 rotate_secrets=args.rotate_secrets,
                 create_missing=args.create_missing,
                 force=args.force,
+                prune=args.prune,
                 targets=args.target,
                 match=args.match,
                 show_unmanaged=args.show_unmanaged,
@@ -194,7 +195,7 @@ def _annotate_plan_errors(the_plan: Plan, env: Env) -> None:
     from tasksync.github.annotations import workflow_command
     from tasksync.model import Action
 
-    for change in the_plan.changes:
+    for change in (*the_plan.changes, *the_plan.deletions):
         if change.action is Action.ERROR:
             message = f"{change.key}: {change.error or 'error'}"
             env.stderr.write(workflow_command("error", message, title="tasksync plan") + "\n")
@@ -221,6 +222,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 confirm=lambda p: _confirm(args, env),
                 create_missing=args.create_missing,
                 force=args.force,
+                prune=args.prune,
                 rotate_secrets=args.rotate_secrets,
                 started_at=began,
                 targets=args.target,

@@ -91,6 +91,18 @@ class Safety:
 
 
 @dataclass(frozen=True, slots=True)
+class Prune:
+    """What a file owns (``prune:``): name globs of the token owner's tasks and schedules. One
+    that matches and that the file does not declare is planned for deletion."""
+
+    tasks: tuple[str, ...] = ()
+    schedules: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"tasks": list(self.tasks), "schedules": list(self.schedules)}
+
+
+@dataclass(frozen=True, slots=True)
 class RequestStats:
     """What was sent: attempts (every one is a request), retries, and answers of 429."""
 
@@ -207,6 +219,8 @@ class Action(StrEnum):
     UPDATE = "update"
     CREATE = "create"
     ERROR = "error"
+    DELETE = "delete"
+    """Only in a plan's deletions: a resource the file owns (``prune:``) but no longer declares."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +261,7 @@ class Status(StrEnum):
     FAILED = "failed"
     STALE = "stale"
     SKIPPED = "skipped"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +278,8 @@ class TaskResult:
     duration: float = 0.0
     secret_fields: Mapping[str, str] = field(default_factory=dict)
     """As in ``TaskChange``: what was sent for each secret field."""
+    deletion: bool = False
+    """The result of a planned deletion (``prune:``), whatever its status."""
 
     @property
     def attempts(self) -> int:

@@ -40,6 +40,8 @@ from tasksync.errors import (
 )
 from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
+from tasksync.prune import plan_deletions
+from tasksync.prune.apply import delete_step, not_deleted
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
 from tasksync.schedules.apply import apply_schedules
@@ -153,6 +155,7 @@ class Session:
         show_unmanaged: bool = False,
         check_inputs: bool = True,
         check_all_inputs: bool = False,
+        prune: bool = False,
     ) -> Plan:
         """Load the file (unless given a loaded Config), read the live tasks, and diff them.
 
@@ -161,14 +164,17 @@ class Session:
         counts those, and the schedules are left out); ``show_unmanaged`` lists the account's
         tasks that the file does not name. With ``check_inputs``, the input of every task to be
         written (of every task, with ``check_all_inputs``) is checked against its Actor build's
-        input schema (``inputcheck``); a refused input makes that task a plan error.
+        input schema (``inputcheck``); a refused input makes that task a plan error. With a
+        ``prune:`` section, what the file owns and no longer declares is planned for deletion
+        (``prune``: recorded, so that applying the plan deletes).
         """
         cfg = (
             source
             if isinstance(source, config.Config)
             else config.load(source, environ=self.environ)
         )
-        specs = targeting.select(cfg.tasks, targets, match)  # a selector's mistake sends nothing
+        owned = cfg.prune is not None and bool(cfg.prune.tasks)  # a target may name a deletion
+        specs = targeting.select(cfg.tasks, targets, match, strict=not owned)
         account = await self.check()
         changes: list[TaskChange | None] = [None] * len(specs)
         remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
@@ -211,6 +217,10 @@ class Session:
             )
             plan = dataclasses.replace(plan, schedules=schedules)
             self._unbilled += spent
+        gone, timed_gone, spent = await plan_deletions(
+            self.client, cfg, account, targets=targets, match=match
+        )
+        self._unbilled += spent
         unmanaged = None
         if show_unmanaged:
             listing = await self.client.all_tasks()  # one request per 1,000 tasks
@@ -222,6 +232,10 @@ class Session:
             create_missing=create_missing,
             force=force,
             unmanaged=unmanaged,
+            deletions=gone,
+            schedule_deletions=timed_gone,
+            owns=cfg.prune,
+            prune=prune,
             api_url=self.client.base_url,
             user_id=account.user_id,
             username=account.username,
@@ -233,10 +247,12 @@ class Session:
         *,
         create_missing: bool = False,
         force: bool = False,
+        prune: bool = False,
     ) -> Report:
         """Apply a plan. Refuses one over the safety limit unless ``force``; creates missing
-        tasks only with ``create_missing``; skips the tasks of a saved plan that moved since.
-        The flags a plan was made with count as given."""
+        tasks only with ``create_missing`` and deletes only with ``prune``, last; skips the
+        tasks of a saved plan that moved since. The flags a plan was made with count as given."""
+        plan = dataclasses.replace(plan, prune=prune or plan.prune)
         force = force or plan.force
         create_missing = create_missing or plan.create_missing
         if not force:
@@ -270,6 +286,11 @@ class Session:
         schedules: list[TaskResult] = []
         if plan.schedules and outcome.fatal is None:  # after the tasks: actions may run them
             outcome, schedules = await self._apply_schedules(plan, outcome, create_missing)
+        results = outcome.results
+        if plan.deletions or plan.schedule_deletions:  # last: nothing written then points at them
+            outcome, results, schedules = await delete_step(
+                self.client, plan, outcome, schedules, self.progress, self.interrupt
+            )
         error = None
         if outcome.fatal is not None:
             why = "the API refused the token mid-run, so the run stopped: "
@@ -280,7 +301,7 @@ class Session:
             command="apply",
             started_at=began,
             ended_at=now(),
-            results=outcome.results,
+            results=results,
             requests=(requests + self._bill() + outcome.requests).as_dict(),
             interrupted=outcome.interrupted,
             error=error,
@@ -328,6 +349,7 @@ class Session:
         targets: Sequence[str] = (),
         match: str | None = None,
         check_inputs: bool = True,
+        prune: bool = False,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
         it changes anything, and apply it. None when the confirmation was refused.
@@ -353,8 +375,10 @@ class Session:
                     targets=targets,
                     match=match,
                     check_inputs=check_inputs,
+                    prune=prune,
                 )
             assert plan is not None
+            plan = dataclasses.replace(plan, prune=prune or plan.prune)
             if show is not None:
                 show(plan)
             if plan.has_changes:
@@ -386,6 +410,7 @@ class Session:
             why = f"refused; nothing was changed: {error}"
         if plan is not None:
             results = engine.not_started(plan.changes, "not started: the run stopped")
+            results += not_deleted(plan.deletions, "not started: the run stopped")
             requests = plan.requests
         else:
             assert cfg is not None, "either the file was read or a plan was given"

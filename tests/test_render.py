@@ -324,9 +324,9 @@ def test_a_saved_plan_keeps_the_flags_it_was_made_with() -> None:
     old = plan.to_json(key=KEY)
     del old["force"], old["createMissing"], old["apply"]
     old.pop("checksum")
-    from tasksync.plan import _checksum
+    from tasksync.savedplan import checksum
 
-    old["checksum"] = _checksum(old)
+    old["checksum"] = checksum(old)
     earlier = Plan.from_json(
         old, environ={"KEY": "s3cret"}, key=KEY
     )  # a plan saved before the flags

@@ -24,10 +24,10 @@ import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from tasksync.config import interpolate, schedules, tasks, validation, yamllocate, yamlread
+from tasksync.config import interpolate, prune, schedules, tasks, validation, yamllocate, yamlread
 from tasksync.config.issues import Issue, Path, Pos, dotted
 from tasksync.errors import ConfigError, Problem
-from tasksync.model import Safety, TaskSpec
+from tasksync.model import Prune, Safety, TaskSpec
 from tasksync.schedules.model import ScheduleSpec
 from tasksync.text import visible
 
@@ -48,6 +48,8 @@ class Config:
     actors: Mapping[str, str] = field(default_factory=dict)
     """``actors:``: Actor -> local input schema file (as written, relative to the file)."""
     schedules: tuple[ScheduleSpec, ...] = ()
+    prune: Prune | None = None
+    """``prune:``: what the file owns (None: nothing is ever deleted)."""
 
 
 def load(
@@ -188,6 +190,8 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str], require_env: 
     ]
     if require_env:
         issues += unset
+    owned, more = prune.build(root)
+    issues += more
     if issues:
         raise ConfigError(_problems(file, issues, data, text))
     safety = root.get("safety") or {}
@@ -201,6 +205,7 @@ def _load_data(data: bytes, file: str, environ: Mapping[str, str], require_env: 
         notes=tuple(_problems(file, [*built.notes, *([] if require_env else unset)], data, text)),
         actors=dict(root.get("actors") or {}),
         schedules=tuple(timed.specs),
+        prune=owned,
     )
 
 

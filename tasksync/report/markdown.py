@@ -135,6 +135,13 @@ def plan_markdown(plan: Plan, *, budget: int = COMMENT_BUDGET) -> str:
 
 
 def _counts_table(c: dict[str, int]) -> list[str]:
+    if "delete" in c:  # the file owns resources (prune:)
+        return [
+            "| create | update | delete | unchanged | errors |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {c['create']} | {c['update']} | {c['delete']} | {c['noop']} | {c['error']} |",
+            "",
+        ]
     return [
         "| create | update | unchanged | errors |",
         "|---:|---:|---:|---:|",
@@ -153,15 +160,29 @@ _KINDS: dict[str, Callable[[int], str]] = {
         n, "change shared by schedules", "changes shared by schedules"
     ),
     "schedule": lambda n: plural(n, "schedule's changes", "schedules' changes"),
+    "deletion": lambda n: plural(n, "deletion"),
+    "schedule-deletion": lambda n: plural(n, "schedule deletion"),
 }
 
 
 def _plan_blocks(plan: Plan) -> Iterator[Block]:
     yield from _change_blocks(plan.changes, plan.stale, "task")
-    if plan.schedules:
+    yield from _deletion_blocks(plan.deletions, "deletion")
+    if plan.schedules or plan.schedule_deletions:
         section = "#### Schedules\n\n" + "\n".join(_counts_table(plan.schedule_counts)) + "\n"
         yield "schedules", partial(str, section)
         yield from _change_blocks(plan.schedules, plan.schedule_stale, "schedule")
+        yield from _deletion_blocks(plan.schedule_deletions, "schedule-deletion")
+
+
+def _deletion_blocks(changes: Sequence[TaskChange], kind: str) -> Iterator[Block]:
+    """A line per deletion (a refused one is a plan error)."""
+    for change in changes:
+        if change.action is Action.DELETE:
+            text = f"- :wastebasket: delete `{_escape(change.key)}`\n"
+        else:
+            text = f"- :x: `{_escape(change.key)}`: {_escape(change.error or '')}\n"
+        yield kind, partial(str, text)
 
 
 def _change_blocks(
@@ -257,6 +278,8 @@ def _report_blocks(report: Report) -> Iterator[Block]:
             yield kind, partial(_with_details, text, what, r.changes, r.secret_fields)
         elif text:
             yield kind, partial(str, text)
+        elif r.status is Status.DELETED:
+            yield kind, partial(str, f"- {summary}\n")
     if not_started:
         why = "the run was interrupted" if report.interrupted else "the run stopped"
         line = f"- {not_started} more not started: {why}\n"
