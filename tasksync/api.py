@@ -59,25 +59,13 @@ from tasksync.errors import (
     TransportError,
     UnreachableError,
 )
+from tasksync.jsonutil import request_body
 from tasksync.model import JSON, RequestStats
 from tasksync.secrets import scrub_token
 from tasksync.throttle import CircuitBreaker, RateLimiter, RetryPolicy
 
 DEFAULT_API_URL = "https://api.apify.com"
 LIST_PAGE_LIMIT = 1000
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_dumps_ascii = json.JSONEncoder(separators=(",", ":")).encode
-
-
-def _body(value: Any) -> bytes:
-    """UTF-8 JSON; escaped (``\\ud800``) when a string holds a lone surrogate, which a
-    JavaScript string may hold but UTF-8 cannot encode."""
-    try:
-        return _dumps(value).encode()
-    except UnicodeEncodeError:
-        return _dumps_ascii(value).encode()
-
 
 T = TypeVar("T")
 
@@ -200,7 +188,7 @@ class ApifyClient:
         it took. Non-idempotent requests are retried only on 429 (the API refused them before
         acting). An ``ApiError`` raised here carries the same counts.
         """
-        data = _body(body) if body is not None else None
+        data = request_body(body) if body is not None else None
         policy = self.retry
         limit = min(max_attempts or policy.max_attempts, policy.max_attempts)
         give_up_at = time.monotonic() + policy.deadline

@@ -132,3 +132,16 @@ def set_at(doc: JSON, tokens: list[str], value: JSON) -> None:
 def covered(path: str, pointers: frozenset[str] | tuple[str, ...]) -> bool:
     """True when ``path`` is one of ``pointers`` or lies below one of them."""
     return any(path == p or path.startswith(p + "/") for p in pointers)
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def request_body(value: JSON) -> bytes:
+    """UTF-8 JSON; escaped (``\\ud800``) when a string holds a lone surrogate, which a
+    JavaScript string may hold but UTF-8 cannot encode."""
+    try:
+        return _dumps(value).encode()
+    except UnicodeEncodeError:
+        return _dumps_ascii(value).encode()

@@ -32,16 +32,15 @@ from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import (
     ApiError,
-    ApiUrlError,
     AuthError,
     TasksyncError,
     TransportError,
     UnreachableError,
 )
-from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.model import Action, RemoteTask, RequestStats, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.prune import plan_deletions
-from tasksync.prune.apply import delete_step, not_deleted
+from tasksync.prune.apply import delete_step
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
 from tasksync.schedules.apply import apply_schedules
@@ -49,6 +48,7 @@ from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import plan_key, redact, secret_values
 from tasksync.settings import Account, Settings
 from tasksync.stale import check as stale_check
+from tasksync.stopped import stopped_report
 
 __all__ = ["Account", "Session", "Settings", "apply", "plan"]
 
@@ -388,50 +388,10 @@ class Session:
                     return None
             report = await self.apply(plan, create_missing=create_missing, force=True)
         except Interrupted:
-            return self._stopped(cfg, plan, began, None)
+            return stopped_report(cfg, plan, began, None, self._bill())
         except TasksyncError as exc:
-            return self._stopped(cfg, plan, began, exc)
+            return stopped_report(cfg, plan, began, exc, self._bill())
         return dataclasses.replace(report, started_at=began)
-
-    def _stopped(
-        self,
-        cfg: config.Config | None,
-        plan: Plan | None,
-        began: datetime,
-        error: TasksyncError | None,
-    ) -> Report:
-        """The report of a run that stopped before it applied anything (``error`` None: it was
-        interrupted)."""
-        if error is None:
-            why = "interrupted before anything was applied; nothing was changed"
-        elif isinstance(error, AuthError | UnreachableError | ApiUrlError):
-            why = f"the run stopped before anything was applied: {error}"
-        else:
-            why = f"refused; nothing was changed: {error}"
-        if plan is not None:
-            results = engine.not_started(plan.changes, "not started: the run stopped")
-            results += not_deleted(plan.deletions, "not started: the run stopped")
-            requests = plan.requests
-        else:
-            assert cfg is not None, "either the file was read or a plan was given"
-            results = [
-                TaskResult(spec.key, Status.SKIPPED, error_type="skipped", error="not started")
-                for spec in cfg.tasks
-            ]
-            requests = RequestStats()
-        requests += self._bill()
-        if isinstance(error, ApiError):
-            requests += error.stats
-        return Report(
-            command="apply",
-            started_at=began,
-            ended_at=now(),
-            results=results,
-            requests=requests.as_dict(),
-            interrupted=error is None,
-            error=why,
-            source=plan.source if plan is not None else str(cfg.path if cfg else None),
-        )
 
 
 async def plan(
