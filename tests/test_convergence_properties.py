@@ -76,6 +76,7 @@ def emu() -> Any:
         yield emu
 
 
+@pytest.mark.timeout(240)  # bounded: 15 examples of three CLI runs each, slow on a busy machine
 @pytest.mark.parametrize("js_numbers", [True, False])
 @pytest.mark.parametrize("semantics", ["merge", "replace"])
 @settings(

@@ -331,3 +331,22 @@ def test_a_saved_plan_keeps_the_flags_it_was_made_with() -> None:
         old, environ={"KEY": "s3cret"}, key=KEY
     )  # a plan saved before the flags
     assert not earlier.force and not earlier.create_missing
+
+
+def test_a_key_utf8_cannot_encode_is_shown_escaped_in_every_format() -> None:
+    """A JavaScript string may hold a lone surrogate (the property test of convergence found
+    one in an input key): the plan and the report show it escaped instead of failing."""
+    change = TaskChange(
+        key="janedoe~odd",
+        action=Action.UPDATE,
+        task_id="x" * 17,
+        changes=(FieldChange("/input/a/\ud800", ChangeKind.REMOVE, None, None),),
+        payload={"input": {"a": {}}},
+    )
+    plan = Plan((change,))
+    for text in (plan_text(plan), plan_markdown(plan)):
+        assert "/input/a/\\ud800" in text
+        text.encode("utf-8")  # nothing that UTF-8 cannot write
+    now = datetime.now(UTC)
+    result = TaskResult("janedoe~odd", Status.UPDATED, changes=change.changes)
+    report_markdown(Report("apply", now, now, [result])).encode("utf-8")

@@ -41,7 +41,7 @@ Block = tuple[str, Callable[[], str]]
 
 
 def _utf8(text: str) -> int:
-    return len(text.encode("utf-8"))
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def fit(
