@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from tasksync import config
-from tasksync.config import validation, yamlread
+from tasksync.config import loader, tasks, validation, yamlread
 
 ENVIRON = {"NEWS_API_KEY": "k-news", "CRAWLER_API_KEY": "k-crawler", "SERP_COOKIE": "c=1"}
 
@@ -111,7 +111,7 @@ def main() -> None:
         data = path.read_bytes()
         text = data.decode("utf-8")
         phases = []
-        with config._gc_paused():  # as load does
+        with loader.gc_paused():  # as load does
             start = time.process_time()
             document = yamlread.read(data, text)
             phases.append(("YAML -> values", time.process_time() - start))
@@ -119,7 +119,7 @@ def main() -> None:
             issues = validation.check(document.value)
             phases.append(("JSON Schema", time.process_time() - start))
             start = time.process_time()
-            config._Build(document.value, document.task_positions, ENVIRON, str(path))
+            tasks.build(document.value, document.task_positions, ENVIRON, str(path))
             phases.append(("defaults, ${VAR}, specs", time.process_time() - start))
         assert not issues
 

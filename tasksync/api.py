@@ -59,14 +59,13 @@ from tasksync.errors import (
     TransportError,
     UnreachableError,
 )
+from tasksync.jsonutil import request_body
 from tasksync.model import JSON, RequestStats
 from tasksync.secrets import scrub_token
 from tasksync.throttle import CircuitBreaker, RateLimiter, RetryPolicy
 
 DEFAULT_API_URL = "https://api.apify.com"
 LIST_PAGE_LIMIT = 1000
-
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 T = TypeVar("T")
 
@@ -189,7 +188,7 @@ class ApifyClient:
         it took. Non-idempotent requests are retried only on 429 (the API refused them before
         acting). An ``ApiError`` raised here carries the same counts.
         """
-        data = _dumps(body).encode() if body is not None else None
+        data = request_body(body) if body is not None else None
         policy = self.retry
         limit = min(max_attempts or policy.max_attempts, policy.max_attempts)
         give_up_at = time.monotonic() + policy.deadline
@@ -326,6 +325,15 @@ class ApifyClient:
         reply = await self.request("PUT", path, body=payload)
         return Reply(check(reply.value, self.where("PUT", path)), reply.stats)
 
+    async def _delete(self, path: str) -> Reply[bool]:
+        """DELETE a resource: True when this request deleted it, False when it was already gone
+        (a 404 ``record-not-found``, as after a retry of a DELETE whose answer was lost)."""
+        try:
+            reply = await self.request("DELETE", path)
+        except NotFoundError as gone:
+            return Reply(False, gone.stats)
+        return Reply(True, reply.stats)
+
     async def _create(
         self,
         path: str,
@@ -389,6 +397,9 @@ class ApifyClient:
         """Create a task, never twice (see ``_create``)."""
         return await self._create("/v2/actor-tasks", payload, self.get_task, lookup_ref, task_of)
 
+    async def delete_task(self, task_id: str) -> Reply[bool]:
+        return await self._delete(task_path(task_id))
+
     async def all_tasks(self) -> Reply[list[dict[str, JSON]]]:
         """Every task of the account (``TaskShort`` items)."""
         return await self._all("/v2/actor-tasks")
@@ -408,6 +419,9 @@ class ApifyClient:
         return await self._create(
             "/v2/schedules", payload, self.get_schedule, lookup_ref, schedule_of
         )
+
+    async def delete_schedule(self, schedule_id: str) -> Reply[bool]:
+        return await self._delete(schedule_path(schedule_id))
 
     async def all_schedules(self) -> Reply[list[dict[str, JSON]]]:
         """Every schedule of the account (list items)."""

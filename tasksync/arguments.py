@@ -149,6 +149,11 @@ def _add_apply_flags(p: argparse.ArgumentParser, recorded: bool = False) -> None
     p.add_argument(
         "--create-missing", action="store_true", help="create tasks that do not exist yet" + also
     )
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="delete what the file owns (prune:) but no longer declares" + also,
+    )
 
 
 def _add_target_arguments(p: argparse.ArgumentParser) -> None:
@@ -321,6 +326,11 @@ def _export(sub: argparse._SubParsersAction[Parser]) -> None:
     )
     p.add_argument("--match", help="only tasks whose name or username~name matches this glob")
     p.add_argument("--actor", help="only tasks of this Actor (ID or username~name)")
+    p.add_argument(
+        "--include-others",
+        action="store_true",
+        help="also tasks of other users that the token can list (default: only its owner's)",
+    )
     _add_api_arguments(p)
 
 

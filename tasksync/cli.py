@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from tasksync.arguments import build_parser, unknown_arguments_message
 from tasksync.console import STDOUT, Env, check_output_path, write_output
-from tasksync.errors import ConfigError, PlanFileError, TasksyncError
+from tasksync.errors import ConfigError, TasksyncError
 from tasksync.text import plural
 
 if TYPE_CHECKING:  # imported where a command needs them: `validate` needs no network stack
@@ -54,6 +54,12 @@ def _cmd_validate(args: argparse.Namespace, env: Env) -> int:
     github = (
         args.format == "github" if args.format else _under_actions(env) and not env.stdout_isatty
     )
+    for path in args.files:
+        if saved_plan_doc(path) is not None:
+            raise TasksyncError(
+                f"{path} is a saved plan (kind: tasksync-plan), not a task file: apply it with "
+                f"`tasksync apply {path}`, or validate the task file it was made from"
+            )
     results = validate_files(args.files, env.environ, input_schemas=dict(args.input_schemas or []))
     if args.require_env:  # as plan and apply read the file: an unset variable is an error
         results = [dataclasses.replace(r, problems=r.problems + r.notes, notes=()) for r in results]
@@ -100,6 +106,12 @@ def _cmd_completion(args: argparse.Namespace, env: Env) -> int:
     return ExitStatus.OK
 
 
+def _plan_key(token: str) -> bytes:
+    from tasksync.secrets import plan_key
+
+    return plan_key(token)
+
+
 def _cmd_emulator(args: argparse.Namespace, env: Env) -> int:
     from tasksync.emulator import command
 
@@ -135,7 +147,7 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
     from tasksync.run import run
 
     check_output_path(args.out, "--out")
-    _settings(args, env)  # a missing token is an error before the file is read
+    settings = _settings(args, env)  # a missing token is an error before the file is read
 
     async def work(interrupt: Interrupt) -> Plan:
         async with _session(args, env, interrupt) as session:
@@ -144,6 +156,7 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
                 rotate_secrets=args.rotate_secrets,
                 create_missing=args.create_missing,
                 force=args.force,
+                prune=args.prune,
                 targets=args.target,
                 match=args.match,
                 show_unmanaged=args.show_unmanaged,
@@ -161,7 +174,8 @@ def _cmd_plan(args: argparse.Namespace, env: Env) -> int:
         else:
             shown.write(report.plan_text(the_plan, color=env.color) + "\n")
         if args.out:
-            write_output(args.out, json.dumps(the_plan.to_json(), indent=2) + "\n", env)
+            saved = the_plan.to_json(key=_plan_key(settings.token))
+            write_output(args.out, json.dumps(saved, indent=2) + "\n", env)
         if args.out and args.out != STDOUT:
             env.stderr.write(
                 f"Saved the plan to {args.out}; apply it with `tasksync apply {args.out}`.\n"
@@ -181,7 +195,7 @@ def _annotate_plan_errors(the_plan: Plan, env: Env) -> None:
     from tasksync.github.annotations import workflow_command
     from tasksync.model import Action
 
-    for change in the_plan.changes:
+    for change in (*the_plan.changes, *the_plan.deletions):
         if change.action is Action.ERROR:
             message = f"{change.key}: {change.error or 'error'}"
             env.stderr.write(workflow_command("error", message, title="tasksync plan") + "\n")
@@ -194,8 +208,8 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     began = report.now()  # the report's duration covers the whole run, reading the file too
     check_output_path(args.report, "--report")
     check_output_path(args.summary, "--summary")
-    _settings(args, env)
-    saved = _read_saved_plan(args.file, env)
+    settings = _settings(args, env)
+    saved = _read_saved_plan(args.file, env, _plan_key(settings.token))
     if saved is not None and (args.target or args.match):
         raise TasksyncError("--target and --match select tasks of a file; a saved plan is whole")
     source = saved if saved is not None else config.load(args.file, environ=env.environ)
@@ -208,6 +222,7 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
                 confirm=lambda p: _confirm(args, env),
                 create_missing=args.create_missing,
                 force=args.force,
+                prune=args.prune,
                 rotate_secrets=args.rotate_secrets,
                 started_at=began,
                 targets=args.target,
@@ -228,20 +243,32 @@ def _cmd_apply(args: argparse.Namespace, env: Env) -> int:
     return result.exit_code
 
 
-def _read_saved_plan(path: str, env: Env) -> Plan | None:
-    """The saved plan at ``path``, or None when ``path`` is a task file."""
-    if not path.endswith(".json"):
+def _read_saved_plan(path: str, env: Env, key: bytes) -> Plan | None:
+    """The saved plan at ``path``, or None when ``path`` is a task file (YAML or JSON): a saved
+    plan is told by its content (``kind: tasksync-plan``), never by the file's extension."""
+    doc = saved_plan_doc(path)
+    if doc is None:
         return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            doc = json.load(f)
-    except OSError as exc:
-        raise TasksyncError(f"cannot read the plan file {path}: {exc.strerror}") from None
-    except ValueError as exc:
-        raise PlanFileError(f"{path} is not valid JSON: {exc}") from None
     from tasksync.plan import Plan
 
-    return Plan.from_json(doc, environ=env.environ)
+    return Plan.from_json(doc, environ=env.environ, key=key)
+
+
+def saved_plan_doc(path: str) -> dict[str, object] | None:
+    """The JSON of the saved plan at ``path``; None for anything else (which the task file's
+    loader judges, with its own clear errors)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            head = f.read(4096)
+            if not head.lstrip().startswith("{") or '"tasksync-plan"' not in head + f.read():
+                return None
+            f.seek(0)
+            doc = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if isinstance(doc, dict) and doc.get("kind") == "tasksync-plan":
+        return doc
+    return None
 
 
 async def _confirm(args: argparse.Namespace, env: Env) -> bool:
@@ -290,6 +317,7 @@ def _cmd_export(args: argparse.Namespace, env: Env) -> int:
                 client,
                 match=args.match,
                 actor=args.actor,
+                include_others=args.include_others,
                 concurrency=settings.concurrency,
                 progress=env.progress(),
                 interrupt=interrupt,

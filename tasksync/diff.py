@@ -11,7 +11,10 @@ Rules (DESIGN.md, "Diff semantics"):
 - ``ignore`` pointers are neither compared nor changed: their remote value goes into the payload.
 - A remote ``ENCRYPTED_VALUE:...`` or ``ENCRYPTED_JSON:...`` string is Apify's encrypted secret;
   it cannot be compared with the file's value, so it is not drift unless ``rotate_secrets`` is
-  set.
+  set. When the input is sent anyway, each secret field the file declares is either ``kept``
+  (its file value comes from the environment: the stored encrypted value is sent back, which
+  Apify stores unchanged) or ``rotated`` (``rotate_secrets``, or a literal in the file: the
+  file's value is sent). ``TaskChange.secret_fields`` says which, per field.
 - The payload carries only the changed top-level fields; ``options`` complete (remote overlaid
   with the changes, ``None`` for keys to unset) and ``input`` whole, so it is right whether the API
   merges or replaces ``options``.
@@ -31,17 +34,20 @@ from tasksync.jsonutil import (
     json_equal,
     pointer_tokens,
     resolve,
+    set_at,
 )
 from tasksync.model import (
     JSON,
+    MANAGED_FIELDS,
     Action,
+    Basis,
     ChangeKind,
     FieldChange,
     RemoteTask,
     TaskChange,
     TaskSpec,
 )
-from tasksync.secrets import mask
+from tasksync.secrets import is_encrypted, mask
 
 
 def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
@@ -175,18 +181,23 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         if changed:
             payload["options"] = {**remote_options, **changed}
 
+    secret_fields: dict[str, str] = {}
     if "input" in desired:
         remote_input = data.get("input")
         target = _desired_input(spec, remote_input)
+        target, secret_fields = _keep_secrets(spec, remote_input, target, rotate_secrets)
         if not json_equal(remote_input, target, not rotate_secrets):
             old = {} if remote_input is None and type(target) is dict and target else remote_input
             changes.extend(_walk(old, target, "/input", rotate_secrets, sensitive))
             payload["input"] = copy.deepcopy(target)
+        else:
+            secret_fields = {}  # nothing is sent for them
 
     if not payload:
         return TaskChange(
             key=spec.key, action=Action.NOOP, task_id=remote.id, modified_at=remote.modified_at
         )
+    fields = tuple(f for f in MANAGED_FIELDS if f in desired)
     return TaskChange(
         key=spec.key,
         action=Action.UPDATE,
@@ -194,12 +205,112 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         modified_at=remote.modified_at,
         changes=tuple(changes),
         payload=payload,
-        secret_refs=_secret_refs(spec, payload),
+        secret_refs=_secret_refs(spec, payload, secret_fields),
+        secret_fields=secret_fields,
+        basis=Basis(fields, spec.ignore, managed_view(data, fields, spec.ignore)),
+        sensitive=sensitive,
     )
 
 
-def create_change(spec: TaskSpec) -> TaskChange:
-    """The change that creates a missing task from its spec (needs ``actor`` and a name)."""
+def managed_view(
+    data: Mapping[str, JSON], fields: tuple[str, ...], ignore: tuple[str, ...]
+) -> dict[str, JSON]:
+    """The part of a task that a planned update rests on: ``fields`` (``options`` and ``input``
+    whole, since the payload carries them whole) without the ``ignore`` pointers, which a plan
+    never rests on. Compared by ``jsonutil.canonical``, so ``5`` and ``5.0`` are one value."""
+    view: dict[str, JSON] = {}
+    for name in fields:
+        value = copy.deepcopy(data.get(name))
+        if name in ("options", "input"):
+            if name == "options":
+                value = {k: v for k, v in (value or {}).items() if v is not None}
+            for tokens in _under("/" + name, ignore):
+                if not tokens:
+                    value = None
+                    break
+                _place(value, tokens, MISSING, value)
+        view[name] = value
+    return view
+
+
+def carry_ignored(
+    payload: Mapping[str, JSON], ignore: tuple[str, ...], fresh: Mapping[str, JSON]
+) -> dict[str, JSON]:
+    """``payload`` with the values at ``ignore`` pointers taken from ``fresh`` (the task as it
+    is now), as planning would have carried them: an ignored path may move after planning."""
+    result = copy.deepcopy(dict(payload))
+    for name in ("options", "input"):
+        ignored = _under("/" + name, ignore)
+        if name not in result or not ignored:
+            continue
+        now = fresh.get(name)
+        if name == "options":
+            live = now or {}
+            for tokens in ignored:
+                if tokens and tokens[0] in live:
+                    result[name][tokens[0]] = copy.deepcopy(live[tokens[0]])
+                elif tokens:
+                    result[name].pop(tokens[0], None)
+            continue
+        for tokens in ignored:
+            if not tokens:
+                result[name] = copy.deepcopy(now)
+                break
+            kept = resolve(now, tokens)
+            _place(result[name], tokens, kept if kept is MISSING else copy.deepcopy(kept), now)
+    return result
+
+
+def _encrypted_pointers(value: JSON, path: str) -> Iterator[str]:
+    """Pointers (from ``path``) of the encrypted secrets in a remote value."""
+    if is_encrypted(value):
+        yield path
+    elif type(value) is dict:
+        for key, item in value.items():
+            yield from _encrypted_pointers(item, f"{path}/{escape_token(key)}")
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            yield from _encrypted_pointers(item, f"{path}/{i}")
+
+
+def _keep_secrets(
+    spec: TaskSpec, remote_input: JSON, target: JSON, rotate_secrets: bool
+) -> tuple[JSON, dict[str, str]]:
+    """``target`` with the stored encrypted value of each kept secret field, and what happens
+    to each secret field the file declares: ``kept`` or ``rotated``."""
+    fields: dict[str, str] = {}
+    for pointer in _encrypted_pointers(remote_input, "/input"):
+        tokens = pointer_tokens(pointer)[1:]
+        stored = resolve(remote_input, tokens)
+        wanted = resolve(target, tokens)
+        if wanted is MISSING or (type(wanted) is str and wanted == stored):
+            continue  # removed, or the remote value carried (merge mode, ignored)
+        from_env = any(covered(ref, (pointer,)) for ref in spec.env_refs)
+        if from_env and not rotate_secrets:
+            if "kept" not in fields.values():  # shares structure with the spec: copy once
+                target = copy.deepcopy(target)
+            set_at(target, tokens, stored)
+            fields[pointer] = "kept"
+        else:
+            fields[pointer] = "rotated"
+    return target, fields
+
+
+def create_change(spec: TaskSpec, owner: str | None = None) -> TaskChange:
+    """The change that creates a missing task from its spec (needs ``actor`` and a name).
+
+    A task is always created in the token owner's account (``owner``, when known): an entry
+    that names another user's task cannot be created by this token."""
+    if spec.ref.username is not None and owner is not None and spec.ref.username != owner:
+        return TaskChange(
+            key=spec.key,
+            action=Action.ERROR,
+            error=(
+                f"task not found, and it cannot be created: a task is always created in the "
+                f"account of the token's owner ({owner}), not in {spec.ref.username}'s"
+            ),
+            error_type="record-not-found",
+        )
     if spec.actor is None:
         return TaskChange(
             key=spec.key,
@@ -214,7 +325,7 @@ def create_change(spec: TaskSpec) -> TaskChange:
             error="task not found, and a task given by ID cannot be created: name it instead",
             error_type="record-not-found",
         )
-    payload: dict[str, JSON] = {"actId": spec.actor, "name": spec.ref.name}
+    payload: dict[str, JSON] = {"actId": actor_id(spec.actor), "name": spec.ref.name}
     changes = [FieldChange("/name", ChangeKind.ADD, None, spec.ref.name)]
     for name in ("title", "description", "options", "input"):
         if name not in spec.desired:
@@ -236,14 +347,25 @@ def create_change(spec: TaskSpec) -> TaskChange:
         changes=tuple(changes),
         payload=payload,
         secret_refs=_secret_refs(spec, payload),
+        sensitive=spec.sensitive,
     )
 
 
-def _secret_refs(spec: TaskSpec, payload: Mapping[str, JSON]) -> dict[str, str]:
+def actor_id(actor: str) -> str:
+    """The form the API needs for an Actor: an ID as it is, ``username/name`` (as the Apify
+    console writes it) as ``username~name``."""
+    return actor.replace("/", "~", 1) if "~" not in actor else actor
+
+
+def _secret_refs(
+    spec: TaskSpec, payload: Mapping[str, JSON], secret_fields: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """The env-sourced values the payload carries (not those replaced by a kept secret)."""
+    kept = tuple(p for p, what in (secret_fields or {}).items() if what == "kept")
     return {
         pointer: template
         for pointer, template in spec.env_refs.items()
-        if resolve(payload, pointer_tokens(pointer)) is not MISSING
+        if resolve(payload, pointer_tokens(pointer)) is not MISSING and not covered(pointer, kept)
     }
 
 

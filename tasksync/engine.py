@@ -35,7 +35,7 @@ from tasksync.diff import verify
 from tasksync.errors import ApiError, ApiUrlError, UnreachableError
 from tasksync.model import JSON, Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
 from tasksync.run import Interrupt, Interrupted
-from tasksync.secrets import redact, secret_values
+from tasksync.secrets import explain_refused_secret, redact, secret_values
 
 ProgressCallback = Callable[[str, int, int, int], None]
 """Called as ``(phase, done, total, errors)`` after each finished item."""
@@ -276,7 +276,8 @@ async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
     except ApiError as exc:
         if exc.stops_run:
             raise
-        return _failed(change, exc.kind, str(exc), started, exc.stats)
+        why = explain_refused_secret(str(exc), change.secret_fields)
+        return _failed(change, exc.kind, why, started, exc.stats)
     except Exception as exc:  # a bug must cost one task, not the run and its report
         return _failed(change, *_why_failed(exc), started)
     task = reply.value
@@ -293,6 +294,7 @@ async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
         changes=change.changes,
         requests=reply.stats,
         duration=time.monotonic() - started,
+        secret_fields=change.secret_fields,
     )
 
 

@@ -1,13 +1,19 @@
 """``tasksync export``: turn the live tasks of an account into a task file.
 
 The file is exact (planning it right away shows no changes) and stable (exporting twice without
-changes gives the same bytes): tasks are sorted by key, values keep the API's order, and a value is
-hoisted into ``defaults`` only when every exported task has exactly that value. Encrypted secrets
-are written as ``${VAR}`` placeholders with a comment naming the task and field, never in clear,
-and so is every field that the Actor build's input schema marks ``isSecret`` even when the account
-stores it as a literal (the file plans with no changes once the variables hold those values);
-input keys that look like credentials but are not marked secret are warned about. Literal ``${``
-in strings is escaped as ``$${`` so that loading the file gives back the same text.
+changes gives the same bytes). Only the token owner's tasks are exported unless
+``include_others`` (the list also holds tasks the user only ran). Option keys that tasksync does
+not know yet are left out and named in the header: the schema stays strict (a misspelt key in a
+hand-written file is an error, not a silent no-op), and what the file leaves out is never
+touched (``options`` is sent whole, the live keys included). Tasks are sorted by key, values
+keep the API's order, and a value is hoisted into ``defaults`` only when every exported task has
+exactly that value. Encrypted secrets are written as ``${VAR}`` placeholders with a comment
+naming the task and field, never in clear (a valid name, never one tasksync reads itself);
+literal ``${`` in strings is escaped as ``$${`` so that loading
+the file gives back the same text. Every field that the Actor build's input schema marks
+``isSecret`` is a placeholder too, even when the account stores it as a literal (the file plans
+with no changes once the variables hold those values); input keys that look like credentials but
+are not marked secret are warned about.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from tasksync.engine import ProgressCallback, refresh
 from tasksync.errors import ApiError
 from tasksync.inputschema import InputSchema
 from tasksync.jsonutil import escape_token, json_equal
-from tasksync.model import JSON, RemoteTask
+from tasksync.model import JSON, OPTION_KEYS, RemoteTask
 from tasksync.run import Interrupt
 from tasksync.schedules import export as schedule_export
 from tasksync.secrets import is_encrypted
@@ -47,10 +53,18 @@ _CREDENTIAL = re.compile(
 )
 
 
-def select(items: Sequence[dict[str, JSON]], match: str | None, actor: str | None) -> list[str]:
-    """Keys (``username~name``) of the listed tasks that pass the filters, sorted."""
+def select(
+    items: Sequence[dict[str, JSON]],
+    match: str | None,
+    actor: str | None,
+    owner_id: str | None = None,
+) -> list[str]:
+    """Keys (``username~name``) of the listed tasks that pass the filters, sorted. With
+    ``owner_id``, only that user's tasks (the list also holds tasks the user merely used)."""
     keys = []
     for item in items:
+        if owner_id is not None and item.get("userId") != owner_id:
+            continue
         key = f"{item.get('username')}~{item.get('name')}"
         if match and not (
             fnmatch.fnmatchcase(key, match) or fnmatch.fnmatchcase(str(item.get("name")), match)
@@ -74,13 +88,18 @@ async def export(
     concurrency: int | None = None,
     progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
+    include_others: bool = False,
 ) -> Export:
+    """The token owner's tasks (everyone's listed, with ``include_others``) as a task file."""
+    owner_id = None
+    if not include_others:
+        owner_id = str((await client.me()).value.get("id"))
     listing = (await client.all_tasks()).value
     actors = {
         str(item.get("actId")): f"{item.get('actUsername')}~{item.get('actName')}"
         for item in listing
     }
-    keys = select(listing, match, actor)
+    keys = select(listing, match, actor, owner_id)
     found: list[RemoteTask | None] = [None] * len(keys)
     async with refresh(
         client, keys, concurrency=concurrency, progress=progress, interrupt=interrupt
@@ -139,6 +158,7 @@ def render(
     variables: dict[str, str] = {}
     warnings: list[str] = []
     entries: list[dict[str, Any]] = []
+    unknown: set[str] = set()
     for key, remote in tasks:
         data = remote.data
         entry: dict[str, Any] = {"task": key}
@@ -148,7 +168,9 @@ def render(
         for name in ("title", "description"):
             if data.get(name) is not None:
                 entry[name] = _escape(data[name])
-        options = {k: v for k, v in (data.get("options") or {}).items() if v is not None}
+        remote_options = data.get("options") or {}
+        options = {k: v for k, v in remote_options.items() if v is not None and k in OPTION_KEYS}
+        unknown.update(k for k in remote_options if k not in OPTION_KEYS)
         if options:
             entry["options"] = _escape(options)
         task_input = data.get("input")
@@ -179,6 +201,12 @@ def render(
     )
     if variables:
         header += "# Needs these environment variables: " + ", ".join(sorted(variables)) + "\n"
+    if unknown:
+        header += (
+            "# Left out, unmanaged and untouched (option keys tasksync does not know yet): "
+            + ", ".join(sorted(unknown))
+            + "\n"
+        )
     return Export(header + "\n".join(lines) + "\n", len(entries), variables, warnings)
 
 
@@ -257,9 +285,16 @@ def _placeholders(value: JSON, key: str, path: str, variables: dict[str, str]) -
     return value
 
 
+RESERVED_VARIABLES = ("APIFY_TOKEN", "APIFY_API_BASE_URL")
+"""Variables tasksync reads itself (with any ``TASKSYNC_`` one): never a placeholder's name."""
+
+
 def _var_name(key: str, path: str, taken: dict[str, str]) -> str:
+    """A valid variable name (a letter first) for a secret, never one tasksync reads itself."""
     name = key.partition("~")[2] + "_" + path.removeprefix("/input/")
     base = re.sub(r"[^A-Za-z0-9]+", "_", name).strip("_").upper()
+    if not base[:1].isalpha() or base in RESERVED_VARIABLES or base.startswith("TASKSYNC_"):
+        base = "SECRET_" + base
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}_{n}", n + 1

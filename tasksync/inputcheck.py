@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from tasksync import config
 from tasksync.actorschemas import BuildKey, LocalSchemas, Unavailable
-from tasksync.config import yamlread
+from tasksync.config import yamllocate
+from tasksync.config.issues import Path as YamlPath
+from tasksync.config.issues import Pos
 from tasksync.errors import ApiError, Problem
 from tasksync.inputschema import UNSET, InputSchema, Violation
 from tasksync.jsonutil import escape_token, pointer_tokens
@@ -162,8 +164,8 @@ class Locator:
 
     def __init__(self, file: str | None) -> None:
         self.file = file
-        self._positions: dict[yamlread.Path, yamlread.Pos] | None = None
-        self._tasks: dict[yamlread.Pos, int] = {}
+        self._positions: dict[YamlPath, Pos] | None = None
+        self._tasks: dict[Pos, int] = {}
 
     def where(self, spec: TaskSpec, pointer: str, *, missing: bool = False) -> Location | None:
         """The field's place (its own, the ``defaults`` one it inherits, or the nearest parent
@@ -186,14 +188,14 @@ class Locator:
             return None
         return self._tasks.get((spec.location.line, spec.location.column or 0))
 
-    def _load(self) -> dict[yamlread.Path, yamlread.Pos]:
+    def _load(self) -> dict[YamlPath, Pos]:
         if self._positions is None:
             self._positions = {}
             if self.file and os.path.isfile(self.file):
                 try:
                     with open(self.file, "rb") as f:
                         data = f.read()
-                    self._positions = yamlread.locate(data, data.decode("utf-8"))
+                    self._positions = yamllocate.locate(data, data.decode("utf-8"))
                 except (OSError, UnicodeDecodeError):
                     pass
             self._tasks = {

@@ -7,6 +7,7 @@ One of each, used by the diff, the plan, the secrets and export alike. Values ar
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Final
 
 from tasksync.model import JSON
@@ -55,6 +56,25 @@ def json_equal(a: JSON, b: JSON, encrypted_matches: bool = False) -> bool:
 
 _NUMBERS = (int, float)  # not bool: type(True) is bool
 _CONTAINERS = (dict, list)
+
+
+def js_value(value: JSON) -> JSON:
+    """``value`` as a JavaScript server would give it back: integral floats become ints."""
+    kind = type(value)
+    if kind is float:
+        return int(value) if value.is_integer() and abs(value) < 1e21 else value
+    if kind is dict:
+        return {key: js_value(item) for key, item in value.items()}
+    if kind is list:
+        return [js_value(item) for item in value]
+    return value
+
+
+def canonical(value: JSON) -> bytes:
+    """One byte string per JSON value in the sense of ``json_equal`` (keys sorted, ``5.0`` as
+    ``5``, ASCII only so that any string, lone surrogates included, can be written)."""
+    text = json.dumps(js_value(value), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return text.encode()
 
 
 def deep_merge(base: JSON, overlay: JSON) -> JSON:
@@ -112,3 +132,16 @@ def set_at(doc: JSON, tokens: list[str], value: JSON) -> None:
 def covered(path: str, pointers: frozenset[str] | tuple[str, ...]) -> bool:
     """True when ``path`` is one of ``pointers`` or lies below one of them."""
     return any(path == p or path.startswith(p + "/") for p in pointers)
+
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_dumps_ascii = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def request_body(value: JSON) -> bytes:
+    """UTF-8 JSON; escaped (``\\ud800``) when a string holds a lone surrogate, which a
+    JavaScript string may hold but UTF-8 cannot encode."""
+    try:
+        return _dumps(value).encode()
+    except UnicodeEncodeError:
+        return _dumps_ascii(value).encode()

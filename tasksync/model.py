@@ -91,6 +91,18 @@ class Safety:
 
 
 @dataclass(frozen=True, slots=True)
+class Prune:
+    """What a file owns (``prune:``): name globs of the token owner's tasks and schedules. One
+    that matches and that the file does not declare is planned for deletion."""
+
+    tasks: tuple[str, ...] = ()
+    schedules: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, list[str]]:
+        return {"tasks": list(self.tasks), "schedules": list(self.schedules)}
+
+
+@dataclass(frozen=True, slots=True)
 class RequestStats:
     """What was sent: attempts (every one is a request), retries, and answers of 429."""
 
@@ -188,6 +200,18 @@ class FieldChange:
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class Basis:
+    """What a planned update rests on: the managed fields it read (``fields``, minus the
+    ``ignore`` pointers, which never make a plan stale). ``seen`` is that view as the plan read
+    it; a saved plan keeps only ``digest``, a keyed hash of it (``secrets.fingerprint``)."""
+
+    fields: tuple[str, ...]
+    ignore: tuple[str, ...] = ()
+    seen: Mapping[str, JSON] | None = None
+    digest: str | None = None
+
+
 class Action(StrEnum):
     """What a plan does with one task."""
 
@@ -195,6 +219,8 @@ class Action(StrEnum):
     UPDATE = "update"
     CREATE = "create"
     ERROR = "error"
+    DELETE = "delete"
+    """Only in a plan's deletions: a resource the file owns (``prune:``) but no longer declares."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +243,13 @@ class TaskChange:
     """Pointers into ``payload`` of values from the environment -> their ``${VAR}`` template."""
     error_type: str | None = None
     """For ``ERROR``: a short machine name of the cause (the API error's type, when it was one)."""
+    secret_fields: Mapping[str, str] = field(default_factory=dict)
+    """Each encrypted secret field the payload sends -> ``kept`` (the stored encrypted value is
+    sent back) or ``rotated`` (the file's value replaces it)."""
+    basis: Basis | None = None
+    """For ``UPDATE``: what the change rests on, checked again before a saved plan is applied."""
+    sensitive: frozenset[str] = frozenset()
+    """The entry's sensitive pointers: a saved plan never holds their values in clear."""
 
 
 class Status(StrEnum):
@@ -228,6 +261,7 @@ class Status(StrEnum):
     FAILED = "failed"
     STALE = "stale"
     SKIPPED = "skipped"
+    DELETED = "deleted"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +276,10 @@ class TaskResult:
     error: str | None = None
     requests: RequestStats = field(default_factory=RequestStats)
     duration: float = 0.0
+    secret_fields: Mapping[str, str] = field(default_factory=dict)
+    """As in ``TaskChange``: what was sent for each secret field."""
+    deletion: bool = False
+    """The result of a planned deletion (``prune:``), whatever its status."""
 
     @property
     def attempts(self) -> int:

@@ -2,16 +2,18 @@
 
 ``make_plan`` is pure: it turns specs and what the refresh found into a Plan. ``Plan.to_json`` /
 ``Plan.from_json`` give the versioned saved plan that ``apply plan.json`` executes exactly. A saved
-plan never holds a secret: each value that came from the environment is stored as its ``${VAR}``
-template plus a salted, slow hash, and is re-read from the environment when the plan is loaded; a
-task whose secret no longer matches is marked stale. A checksum guards against edits.
+plan never holds a secret (``secrets.seal``, with a key derived from the API token): each value
+that came from the environment is stored as its ``${VAR}`` template plus a keyed hash, and is
+re-read from the environment when the plan is loaded (a task whose secret no longer matches is
+marked stale); other sensitive values are stored encrypted. Each update keeps a keyed hash of
+the managed fields it rests on (``basis``), which ``stale.check`` compares with the live task
+before writing. A checksum guards against edits.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,21 +24,24 @@ from tasksync.errors import ApiError, NotFoundError, PlanFileError, UnsafePlanEr
 from tasksync.model import (
     JSON,
     Action,
-    ChangeKind,
-    FieldChange,
+    Prune,
     RemoteTask,
     RequestStats,
     Safety,
     TaskChange,
     TaskSpec,
 )
-from tasksync.prediction import Prediction, secrets_sent, skipped_creates
-from tasksync.secrets import seal, unseal
+from tasksync.prediction import Prediction, secrets_sent, skipped_creates, skipped_deletions
+from tasksync.savedplan import checksum, entry_change, entry_json
 
 FORMAT_VERSION = 1
 SCHEDULES_FORMAT_VERSION = 2
+DELETIONS_FORMAT_VERSION = 3
+"""A plan with deletions is saved as version 3 (it only adds keys), for the same reason."""
 """A plan with schedules is saved as version 2, so that a tasksync that knows only tasks refuses
 it instead of silently dropping its schedules. Version 2 only adds keys."""
+
+_READS_TOKEN = re.compile(r"\$\{APIFY_TOKEN(?::-[^}]*)?\}")
 
 
 @dataclass(frozen=True)
@@ -64,16 +69,20 @@ class Plan:
     """Planned with ``--force``: applying it overrides the safety limit."""
     unmanaged: tuple[str, ...] | None = None
     """The account's tasks that the file does not mention (only with ``--show-unmanaged``)."""
+    deletions: tuple[TaskChange, ...] = ()
+    schedule_deletions: tuple[TaskChange, ...] = ()
+    """The resources the file owns (``owns``) and no longer declares (``tasksync.prune``)."""
+    owns: Prune | None = None
+    prune: bool = False
+    """Planned with ``--prune``: applying it deletes."""
 
     @property
     def counts(self) -> dict[str, int]:
-        found = Counter(c.action.value for c in self.changes)
-        return {action.value: found.get(action.value, 0) for action in Action}
+        return _counts((*self.changes, *self.deletions), self.owns is not None)
 
     @property
     def schedule_counts(self) -> dict[str, int]:
-        found = Counter(c.action.value for c in self.schedules)
-        return {action.value: found.get(action.value, 0) for action in Action}
+        return _counts((*self.schedules, *self.schedule_deletions), self.owns is not None)
 
     @property
     def to_apply(self) -> list[TaskChange]:
@@ -81,24 +90,27 @@ class Plan:
 
     @property
     def has_changes(self) -> bool:
-        return any(
-            c.action in (Action.UPDATE, Action.CREATE) for c in (*self.changes, *self.schedules)
-        )
+        return any(c.action in (Action.UPDATE, Action.CREATE, Action.DELETE) for c in self._all)
 
     @property
     def has_errors(self) -> bool:
-        return any(c.action is Action.ERROR for c in (*self.changes, *self.schedules))
+        return any(c.action is Action.ERROR for c in self._all)
+
+    @property
+    def _all(self) -> tuple[TaskChange, ...]:
+        return (*self.changes, *self.schedules, *self.deletions, *self.schedule_deletions)
 
     def safety_refusal(self) -> str | None:
         """Why ``apply`` refuses this plan on the safety limit (``--force`` aside), or None. The
         tasks and the schedules are each counted on their own."""
-        return self._share_refusal(self.changes, "tasks") or self._share_refusal(
-            self.schedules, "schedules"
+        gone, timed_gone = (self.deletions, self.schedule_deletions) if self.prune else ((), ())
+        return self._share_refusal((*self.changes, *gone), "tasks") or self._share_refusal(
+            (*self.schedules, *timed_gone), "schedules"
         )
 
     def _share_refusal(self, changes: Sequence[TaskChange], what: str) -> str | None:
         total = len(changes)
-        changed = sum(c.action in (Action.UPDATE, Action.CREATE) for c in changes)
+        changed = sum(c.action in (Action.UPDATE, Action.CREATE, Action.DELETE) for c in changes)
         limit = self.safety.max_changed_fraction
         if total < self.safety.min_tasks or total == 0 or changed / total <= limit:
             return None
@@ -130,7 +142,10 @@ class Plan:
             secrets=secrets_sent(self.changes, self.create_missing),
             skipped_schedules=skipped_creates(self.schedules, self.create_missing),
             schedule_secrets=secrets_sent(self.schedules, self.create_missing),
-            has_schedules=bool(self.schedules),
+            has_schedules=bool(self.schedules or self.schedule_deletions),
+            skipped_deletions=skipped_deletions(self.deletions, self.prune),
+            skipped_schedule_deletions=skipped_deletions(self.schedule_deletions, self.prune),
+            owns=self.owns is not None,
         )
 
     def raise_if_elsewhere(self, api_url: str, user_id: str, username: str) -> None:
@@ -159,13 +174,16 @@ class Plan:
 
     # -- saved form -----------------------------------------------------------------------------
 
-    def to_json(self, *, include_payloads: bool = True) -> dict[str, Any]:
-        """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts."""
+    def to_json(self, *, include_payloads: bool = True, key: bytes | None = None) -> dict[str, Any]:
+        """The versioned JSON form. With payloads it is a saved plan that ``apply`` accepts;
+        ``key`` (``secrets.plan_key(token)``) then seals its secrets."""
+        if include_payloads and key is None:
+            raise ValueError("a saved plan needs the key derived from the API token")
         salt = os.urandom(16)
         cache: dict[str, str] = {}
-        tasks = [_entry(c, include_payloads, salt, cache) for c in self.changes]
+        tasks = [entry_json(c, include_payloads, salt, cache, key) for c in self.changes]
         doc: dict[str, Any] = {
-            "formatVersion": SCHEDULES_FORMAT_VERSION if self.schedules else FORMAT_VERSION,
+            "formatVersion": _version(self),
             "kind": "tasksync-plan",
             "source": self.source,
             "safety": {
@@ -180,33 +198,41 @@ class Plan:
         }
         if self.unmanaged is not None:
             doc["unmanaged"] = list(self.unmanaged)
-        if self.schedules:
+        if self.owns is not None:
+            doc["owns"], doc["prune"] = self.owns.to_json(), self.prune
+        if self.schedules or self.schedule_deletions:
             doc["scheduleCounts"] = self.schedule_counts
             doc["schedules"] = [
-                _entry(c, include_payloads, salt, cache, id_key="scheduleId")
+                entry_json(c, include_payloads, salt, cache, key, id_key="scheduleId")
                 for c in self.schedules
             ]
+        for name, gone, id_key in _DELETIONS:
+            if getattr(self, gone):
+                doc[name] = [
+                    entry_json(c, False, salt, cache, key, id_key) for c in getattr(self, gone)
+                ]
         if include_payloads:
             doc["apiUrl"] = self.api_url
             doc["account"] = {"userId": self.user_id, "username": self.username}
             doc["salt"] = salt.hex()
-            doc["checksum"] = _checksum(doc)
+            doc["checksum"] = checksum(doc)
         return doc
 
     @classmethod
-    def from_json(cls, doc: Any, *, environ: Mapping[str, str]) -> Plan:
-        """Load a saved plan, re-reading its secrets from ``environ``."""
+    def from_json(cls, doc: Any, *, environ: Mapping[str, str], key: bytes) -> Plan:
+        """Load a saved plan, re-reading its secrets from ``environ``; ``key`` is
+        ``secrets.plan_key(token)``, with the token the plan was made with."""
         if not isinstance(doc, dict) or doc.get("kind") != "tasksync-plan":
             raise PlanFileError("this is not a tasksync plan file")
         version = doc.get("formatVersion")
-        if version not in (FORMAT_VERSION, SCHEDULES_FORMAT_VERSION):
+        if version not in (FORMAT_VERSION, SCHEDULES_FORMAT_VERSION, DELETIONS_FORMAT_VERSION):
             raise PlanFileError(
                 f"the plan has formatVersion {version!r}; this tasksync reads "
-                f"{FORMAT_VERSION} and {SCHEDULES_FORMAT_VERSION}"
+                f"{FORMAT_VERSION} to {DELETIONS_FORMAT_VERSION}"
             )
         if "checksum" not in doc or "salt" not in doc:
             raise PlanFileError("the plan has no payloads: save it with `tasksync plan --out`")
-        if doc["checksum"] != _checksum({k: v for k, v in doc.items() if k != "checksum"}):
+        if doc["checksum"] != checksum({k: v for k, v in doc.items() if k != "checksum"}):
             raise PlanFileError("the plan file was modified after it was saved (checksum mismatch)")
         try:
             salt = bytes.fromhex(doc["salt"])
@@ -218,17 +244,25 @@ class Plan:
             stale: dict[str, str] = {}
             cache: dict[tuple[str, str], str] = {}
             for entry in doc["tasks"]:
-                change, reason = _unseal(entry, salt, environ, cache)
+                change, reason = entry_change(entry, salt, environ, cache, key)
                 changes.append(change)
                 if reason:
                     stale[change.key] = reason
             schedules: list[TaskChange] = []
             schedule_stale: dict[str, str] = {}
-            for entry in doc.get("schedules", []) if version == SCHEDULES_FORMAT_VERSION else []:
-                change, reason = _unseal(entry, salt, environ, cache, id_key="scheduleId")
+            for entry in doc.get("schedules", []) if version != FORMAT_VERSION else []:
+                change, reason = entry_change(entry, salt, environ, cache, key, id_key="scheduleId")
                 schedules.append(change)
                 if reason:
                     schedule_stale[change.key] = reason
+            gone = {
+                name: tuple(
+                    entry_change(e, salt, environ, cache, key, id_key)[0] for e in doc.get(name, [])
+                )
+                for name, _, id_key in _DELETIONS
+            }
+            owns = doc.get("owns")
+            owned = Prune(tuple(owns["tasks"]), tuple(owns["schedules"])) if owns else None
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PlanFileError(
                 f"the plan file is malformed ({type(exc).__name__}: {exc})"
@@ -248,7 +282,30 @@ class Plan:
             api_url=_text(doc.get("apiUrl")),
             user_id=_text(account.get("userId")),
             username=_text(account.get("username")),
+            deletions=gone["deletions"],
+            schedule_deletions=gone["scheduleDeletions"],
+            owns=owned,
+            prune=doc.get("prune") is True,
         )
+
+
+_DELETIONS = (
+    ("deletions", "deletions", "taskId"),
+    ("scheduleDeletions", "schedule_deletions", "scheduleId"),
+)
+"""The saved form's deletions: (JSON key, Plan field, the key of their IDs)."""
+
+
+def _version(plan: Plan) -> int:
+    if plan.deletions or plan.schedule_deletions:
+        return DELETIONS_FORMAT_VERSION
+    return SCHEDULES_FORMAT_VERSION if plan.schedules else FORMAT_VERSION
+
+
+def _counts(changes: Sequence[TaskChange], deletes: bool) -> dict[str, int]:
+    """How many changes of each action; ``delete`` only when the file owns resources."""
+    found = Counter(c.action.value for c in changes)
+    return {a.value: found.get(a.value, 0) for a in Action if deletes or a is not Action.DELETE}
 
 
 def _moved(
@@ -279,11 +336,28 @@ def _moved(
 
 
 def plan_task(
-    spec: TaskSpec, remote: RemoteTask | ApiError, *, rotate_secrets: bool = False
+    spec: TaskSpec,
+    remote: RemoteTask | ApiError,
+    *,
+    rotate_secrets: bool = False,
+    owner: str | None = None,
 ) -> TaskChange:
-    """One task's change, from what the refresh found for it (a task, or the error it got)."""
+    """One task's change, from what the refresh found for it (a task, or the error it got);
+    ``owner`` is the token owner's username, where a missing task would be created."""
+    leak = next((p for p, t in spec.env_refs.items() if _READS_TOKEN.search(t)), None)
+    if leak is not None:
+        return TaskChange(
+            key=spec.key,
+            action=Action.ERROR,
+            task_id=remote.id if isinstance(remote, RemoteTask) else None,
+            error=(
+                f"{leak} reads APIFY_TOKEN, tasksync's own API token: it is never sent into a "
+                "task (give the Actor a token of its own through another variable)"
+            ),
+            error_type="token-in-input",
+        )
     if isinstance(remote, NotFoundError):
-        return create_change(spec)
+        return create_change(spec, owner)
     if isinstance(remote, ApiError):
         return TaskChange(
             key=spec.key, action=Action.ERROR, error=str(remote), error_type=remote.kind
@@ -299,22 +373,30 @@ def make_plan(
     safety: Safety | None = None,
     rotate_secrets: bool = False,
     changes: Sequence[TaskChange] | None = None,
+    owner: str | None = None,
 ) -> Plan:
     """Diff every spec against what the refresh found for it.
 
     ``changes`` are the ``plan_task`` results when the caller already has them (the refresh
     diffs each task as soon as it arrives, while the other requests are in flight); what is left
-    here is what needs every task at once: entries that resolve to the same task are errors.
+    here is what needs every task at once: entries that resolve to the same task are errors,
+    whether the task exists (the same ID) or not (the same owner and name; ``~name`` is the
+    token ``owner``'s).
     """
     if changes is None:
         changes = [
-            plan_task(spec, remote, rotate_secrets=rotate_secrets)
+            plan_task(spec, remote, rotate_secrets=rotate_secrets, owner=owner)
             for spec, remote in zip(specs, remotes, strict=True)
         ]
     keys_by_id: dict[str, list[str]] = {}
     for spec, remote in zip(specs, remotes, strict=True):
         if isinstance(remote, RemoteTask):
-            keys_by_id.setdefault(remote.id, []).append(spec.key)
+            same = remote.id
+        elif spec.ref.name is not None and (spec.ref.username or owner):
+            same = f"{spec.ref.username or owner}~{spec.ref.name}"
+        else:
+            continue
+        keys_by_id.setdefault(same, []).append(spec.key)
     duplicates = {key: id_ for id_, keys in keys_by_id.items() if len(keys) > 1 for key in keys}
     if duplicates:
         changes = [
@@ -331,59 +413,10 @@ def _duplicate(
     return TaskChange(
         key=change.key,
         action=Action.ERROR,
-        task_id=task_id,
+        task_id=task_id if "~" not in task_id else None,
         error=f"resolves to the same task ({task_id}) as {others}",
         error_type="duplicate-entry",
     )
-
-
-def _entry(
-    change: TaskChange,
-    include_payloads: bool,
-    salt: bytes,
-    cache: dict[str, str],
-    id_key: str = "taskId",
-) -> dict[str, Any]:
-    """One change in the saved form (a task's, or a schedule's under ``scheduleId``)."""
-    entry: dict[str, Any] = {
-        "key": change.key,
-        "action": change.action.value,
-        id_key: change.task_id,
-        "modifiedAt": change.modified_at,
-        "changes": [c.to_json() for c in change.changes],
-    }
-    if change.error is not None:
-        entry["error"] = change.error
-    if include_payloads and change.payload:
-        payload, secrets = seal(change, salt, cache)
-        entry["payload"] = payload
-        if secrets:
-            entry["secrets"] = secrets
-    return entry
-
-
-def _unseal(
-    entry: dict[str, Any],
-    salt: bytes,
-    environ: Mapping[str, str],
-    cache: dict[tuple[str, str], str],
-    id_key: str = "taskId",
-) -> tuple[TaskChange, str | None]:
-    opened = unseal(entry.get("payload") or {}, entry.get("secrets", []), salt, environ, cache)
-    change = TaskChange(
-        key=entry["key"],
-        action=Action(entry["action"]),
-        task_id=entry.get(id_key),
-        modified_at=entry.get("modifiedAt"),
-        changes=tuple(
-            FieldChange(c["path"], ChangeKind(c["kind"]), c.get("old"), c.get("new"))
-            for c in entry["changes"]
-        ),
-        payload=opened.payload,
-        error=entry.get("error"),
-        secret_refs=opened.refs,
-    )
-    return change, opened.stale
 
 
 def _who(username: str | None, user_id: str | None) -> str:
@@ -392,8 +425,3 @@ def _who(username: str | None, user_id: str | None) -> str:
 
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
-
-
-def _checksum(doc: Mapping[str, Any]) -> str:
-    canonical = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()

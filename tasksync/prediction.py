@@ -1,7 +1,8 @@
 """What ``apply`` will do with a plan, as a value: whether it refuses it on the safety limit,
-which creates it skips for want of ``--create-missing``, and which values from the environment it
-sends; for the tasks and for the schedules (``Plan.prediction`` builds it; the renderers put it in
-sentences, and the plan's JSON carries it under ``apply``).
+which creates it skips for want of ``--create-missing``, which deletions for want of ``--prune``,
+and which values from the environment it sends; for the tasks and for the schedules
+(``Plan.prediction`` builds it; the renderers put it in sentences, and the plan's JSON carries it
+under ``apply``).
 """
 
 from __future__ import annotations
@@ -41,6 +42,11 @@ class Prediction:
     """Schedules to create that apply skips: they too are created only with --create-missing."""
     schedule_secrets: tuple[SecretSent, ...] = ()
     has_schedules: bool = False
+    skipped_deletions: tuple[str, ...] = ()
+    """Deletions apply skips: they are applied only with --prune."""
+    skipped_schedule_deletions: tuple[str, ...] = ()
+    owns: bool = False
+    """The file has a ``prune:`` section (the JSON then says which deletions need --prune)."""
 
     @property
     def refuses(self) -> bool:
@@ -59,6 +65,9 @@ class Prediction:
         if self.has_schedules:  # as the plan's own schedule keys: only when it has schedules
             doc["schedulesNeedCreateMissing"] = list(self.skipped_schedules)
             doc["scheduleSecretsSent"] = [s.to_json() for s in self.schedule_secrets]
+        if self.owns:
+            doc["needPrune"] = list(self.skipped_deletions)
+            doc["schedulesNeedPrune"] = list(self.skipped_schedule_deletions)
         return doc
 
 
@@ -77,3 +86,8 @@ def secrets_sent(changes: Sequence[TaskChange], create_missing: bool) -> tuple[S
         if c.action is Action.UPDATE or (c.action is Action.CREATE and create_missing)
         for pointer, template in c.secret_refs.items()
     )
+
+
+def skipped_deletions(changes: Sequence[TaskChange], prune: bool) -> tuple[str, ...]:
+    """The keys of the deletions that apply skips (all of them without ``prune``)."""
+    return () if prune else tuple(c.key for c in changes if c.action is Action.DELETE)

@@ -9,8 +9,11 @@ Four kinds of protection, each a function here:
   value it rejects, a proxy echoing the request). Before a message is kept, every secret value
   of the payloads is replaced by ``***``, also in the escaped and shortened forms a message uses.
 - **Sealing** (``seal``/``unseal``): a saved plan never holds a secret. A value from the
-  environment is stored as its ``${VAR}`` template plus a salted, slow hash, and re-read from the
-  environment when the plan is loaded; a value that no longer matches makes its task stale.
+  environment is stored as its ``${VAR}`` template plus a salted HMAC keyed with a key derived
+  from the API token (``plan_key``), and re-read from the environment when the plan is loaded; a
+  value that no longer matches makes its task stale. Any other value at a ``sensitive`` pointer
+  (a literal, or a remote value carried in merge mode) is stored encrypted (AES-GCM) with a key
+  derived from the same token. Without the token, a published plan gives nothing away.
 - **Scrubbing** (``scrub_token``): the API token is removed from every message the client builds,
   including a token cut short after ``Bearer``.
 
@@ -21,17 +24,24 @@ or ``ENCRYPTED_JSON:...`` (objects and arrays); ``ENCRYPTED_PREFIXES`` names bot
 
 from __future__ import annotations
 
+import base64
 import copy
 import hashlib
 import hmac
 import json
+import os
 import re
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
 from tasksync.jsonutil import (
     ENCRYPTED_JSON,
     ENCRYPTED_VALUE,
+    MISSING,
+    canonical,
     covered,
     escape_token,
     pointer_tokens,
@@ -46,8 +56,6 @@ ENCRYPTED_PREFIXES = (ENCRYPTED_VALUE, ENCRYPTED_JSON)
 
 MIN_REDACTED_LENGTH = 4
 """Shorter secret values are not redacted in messages: they would garble them beyond use."""
-
-_HASH_ITERATIONS = 100_000
 
 
 def is_encrypted(value: JSON) -> bool:
@@ -108,6 +116,30 @@ def _forms(secret: str) -> Iterator[str]:
             yield form
 
 
+# -- kept secrets --------------------------------------------------------------------------------
+
+
+def secret_fields_json(fields: Mapping[str, str]) -> list[dict[str, str]]:
+    """Each secret field sent, and whether its stored value was kept or rotated (no value)."""
+    return [{"path": path, "action": action} for path, action in sorted(fields.items())]
+
+
+_SCHEMA_CHANGED = ("secretFieldSchemaChanged", "is a secret field, but its schema has changed")
+
+
+def explain_refused_secret(message: str, secret_fields: Mapping[str, str]) -> str:
+    """``message``, with what to do when Apify refused a kept secret because the field's schema
+    changed since it was encrypted (``secretFieldSchemaChanged``)."""
+    kept = sorted(p for p, what in secret_fields.items() if what == "kept")
+    if not kept or not any(marker in message for marker in _SCHEMA_CHANGED):
+        return message
+    return (
+        f"{message} -- the stored encrypted value of {', '.join(kept)} was sent back (kept), but "
+        "the Actor changed that secret field's schema since it was encrypted, so Apify needs the "
+        "value again in clear: apply with --rotate-secrets"
+    )
+
+
 # -- the token -----------------------------------------------------------------------------------
 
 _BEARER = re.compile(r"(?i)bearer\s+[^\s\"'<>]+")
@@ -123,16 +155,32 @@ def scrub_token(text: str, token: str) -> str:
 # -- sealing for saved plans ---------------------------------------------------------------------
 
 
-def _hash(value: str, salt: bytes) -> str:
-    digest = hashlib.pbkdf2_hmac("sha256", value.encode(), salt, _HASH_ITERATIONS)
-    return "pbkdf2-sha256:" + digest.hex()
+def plan_key(token: str) -> bytes:
+    """The key that seals a saved plan, derived from the API token: whoever reads a published
+    plan cannot test guesses of a weak secret offline without the token too."""
+    return hmac.new(token.encode(), b"tasksync saved plan v1", hashlib.sha256).digest()
+
+
+def _hash(value: str, salt: bytes, key: bytes) -> str:
+    data = salt + value.encode("utf-8", "surrogatepass")
+    return "hmac-sha256:" + hmac.new(key, data, hashlib.sha256).hexdigest()
+
+
+def fingerprint(view: JSON, key: bytes) -> str:
+    """A keyed hash of what a planned update rests on (``diff.managed_view``)."""
+    return "hmac-sha256:" + hmac.new(key, b"basis\0" + canonical(view), hashlib.sha256).hexdigest()
+
+
+def _cipher(key: bytes) -> AESGCM:
+    return AESGCM(hmac.new(key, b"sealed values", hashlib.sha256).digest())
 
 
 def seal(
-    change: TaskChange, salt: bytes, cache: dict[str, str]
+    change: TaskChange, salt: bytes, cache: dict[str, str], key: bytes
 ) -> tuple[dict[str, JSON], list[dict[str, str]]]:
     """The change's payload with each value from the environment replaced by its template, and
-    the list of those values' templates and hashes."""
+    every other value at a sensitive pointer by ``MASK``; the list of what was replaced: a
+    template and a keyed hash, or the value encrypted with a key derived from the token."""
     payload = copy.deepcopy(dict(change.payload))
     sealed = []
     for pointer, template in change.secret_refs.items():
@@ -141,9 +189,18 @@ def seal(
         if not isinstance(value, str):
             continue
         if value not in cache:
-            cache[value] = _hash(value, salt)
+            cache[value] = _hash(value, salt, key)
         set_at(payload, tokens, template)
         sealed.append({"path": pointer, "template": template, "hash": cache[value]})
+    for pointer in sorted(change.sensitive):
+        tokens = pointer_tokens(pointer)
+        value = resolve(payload, tokens)
+        if value is MISSING or pointer in change.secret_refs or (tokens and tokens[0] == "name"):
+            continue
+        nonce = os.urandom(12)
+        box = _cipher(key).encrypt(nonce, canonical(value), pointer.encode())
+        set_at(payload, tokens, MASK)
+        sealed.append({"path": pointer, "sealed": base64.b64encode(nonce + box).decode()})
     return payload, sealed
 
 
@@ -162,15 +219,28 @@ def unseal(
     salt: bytes,
     environ: Mapping[str, str],
     cache: dict[tuple[str, str], str],
+    key: bytes,
 ) -> Unsealed:
-    """``seal`` undone with today's environment; ``stale`` says why it no longer matches."""
+    """``seal`` undone with today's environment; ``stale`` says why it no longer matches.
+    Raises ``ValueError`` when a sealed value cannot be opened with this key."""
     from tasksync.config.interpolate import expand_string
 
     result = copy.deepcopy(dict(payload))
     refs: dict[str, str] = {}
     stale = None
-    for secret in sealed:
-        pointer, template = secret["path"], secret["template"]
+    for secret in reversed(sealed):  # sensitive values first: they may hold templates
+        pointer = secret["path"]
+        if "sealed" in secret:
+            raw = base64.b64decode(secret["sealed"])
+            try:
+                opened = _cipher(key).decrypt(raw[:12], raw[12:], pointer.encode())
+            except InvalidTag:
+                raise ValueError(
+                    "a sensitive value cannot be opened: the plan was saved with another API token"
+                ) from None
+            set_at(result, pointer_tokens(pointer), json.loads(opened))
+            continue
+        template = secret["template"]
         refs[pointer] = template
         expansion = expand_string(template, environ)
         if expansion.missing or expansion.error:
@@ -178,10 +248,10 @@ def unseal(
             stale = f"{template} cannot be read from the environment ({why})"
             continue
         value = expansion.value
-        key = (template, value)
-        if key not in cache:
-            cache[key] = _hash(value, salt)
-        if not hmac.compare_digest(cache[key], secret["hash"]):
+        cache_key = (template, value)
+        if cache_key not in cache:
+            cache[cache_key] = _hash(value, salt, key)
+        if not hmac.compare_digest(cache[cache_key], secret["hash"]):
             stale = f"the value of {template} changed since the plan was made"
         set_at(result, pointer_tokens(pointer), value)
     return Unsealed(result, refs, stale)

@@ -32,20 +32,23 @@ from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import (
     ApiError,
-    ApiUrlError,
     AuthError,
     TasksyncError,
     TransportError,
     UnreachableError,
 )
-from tasksync.model import Action, RemoteTask, RequestStats, Status, TaskChange, TaskResult
+from tasksync.model import Action, RemoteTask, RequestStats, TaskChange, TaskResult
 from tasksync.plan import Plan, make_plan, plan_task
+from tasksync.prune import plan_deletions
+from tasksync.prune.apply import delete_step
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
 from tasksync.schedules.apply import apply_schedules
 from tasksync.schedules.refresh import plan_schedules
-from tasksync.secrets import redact, secret_values
+from tasksync.secrets import plan_key, redact, secret_values
 from tasksync.settings import Account, Settings
+from tasksync.stale import check as stale_check
+from tasksync.stopped import stopped_report
 
 __all__ = ["Account", "Session", "Settings", "apply", "plan"]
 
@@ -87,6 +90,11 @@ class Session:
         if self._client is None:
             raise RuntimeError("a Session must be used as `async with`")
         return self._client
+
+    @property
+    def plan_key(self) -> bytes:
+        """The key that seals and opens this token's saved plans."""
+        return plan_key(self.settings.token)
 
     @property
     def interrupt(self) -> Interrupt:
@@ -147,6 +155,7 @@ class Session:
         show_unmanaged: bool = False,
         check_inputs: bool = True,
         check_all_inputs: bool = False,
+        prune: bool = False,
     ) -> Plan:
         """Load the file (unless given a loaded Config), read the live tasks, and diff them.
 
@@ -155,14 +164,17 @@ class Session:
         counts those, and the schedules are left out); ``show_unmanaged`` lists the account's
         tasks that the file does not name. With ``check_inputs``, the input of every task to be
         written (of every task, with ``check_all_inputs``) is checked against its Actor build's
-        input schema (``inputcheck``); a refused input makes that task a plan error.
+        input schema (``inputcheck``); a refused input makes that task a plan error. With a
+        ``prune:`` section, what the file owns and no longer declares is planned for deletion
+        (``prune``: recorded, so that applying the plan deletes).
         """
         cfg = (
             source
             if isinstance(source, config.Config)
             else config.load(source, environ=self.environ)
         )
-        specs = targeting.select(cfg.tasks, targets, match)  # a selector's mistake sends nothing
+        owned = cfg.prune is not None and bool(cfg.prune.tasks)  # a target may name a deletion
+        specs = targeting.select(cfg.tasks, targets, match, strict=not owned)
         account = await self.check()
         changes: list[TaskChange | None] = [None] * len(specs)
         remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
@@ -175,7 +187,9 @@ class Session:
             async for item in fetched:  # diffed as it arrives, while the rest are in flight
                 i = item.index
                 remotes[i] = item.task
-                changes[i] = plan_task(specs[i], item.task, rotate_secrets=rotate_secrets)
+                changes[i] = plan_task(
+                    specs[i], item.task, rotate_secrets=rotate_secrets, owner=account.username
+                )
                 self._unbilled += item.requests  # billed to the plan, or to the report of a stop
         # refresh returned: every task was read and diffed
         found_remotes = [r for r in remotes if r is not None]
@@ -185,6 +199,7 @@ class Session:
             source=str(cfg.path),
             safety=cfg.safety,
             changes=[c for c in changes if c is not None],
+            owner=account.username,
         )
         if check_inputs:
             found = inputcheck.targets(plan, specs, found_remotes, check_all=check_all_inputs)
@@ -202,6 +217,10 @@ class Session:
             )
             plan = dataclasses.replace(plan, schedules=schedules)
             self._unbilled += spent
+        gone, timed_gone, spent = await plan_deletions(
+            self.client, cfg, account, targets=targets, match=match
+        )
+        self._unbilled += spent
         unmanaged = None
         if show_unmanaged:
             listing = await self.client.all_tasks()  # one request per 1,000 tasks
@@ -213,6 +232,10 @@ class Session:
             create_missing=create_missing,
             force=force,
             unmanaged=unmanaged,
+            deletions=gone,
+            schedule_deletions=timed_gone,
+            owns=cfg.prune,
+            prune=prune,
             api_url=self.client.base_url,
             user_id=account.user_id,
             username=account.username,
@@ -224,10 +247,12 @@ class Session:
         *,
         create_missing: bool = False,
         force: bool = False,
+        prune: bool = False,
     ) -> Report:
         """Apply a plan. Refuses one over the safety limit unless ``force``; creates missing
-        tasks only with ``create_missing``; skips the tasks of a saved plan that moved since.
-        The flags a plan was made with count as given."""
+        tasks only with ``create_missing`` and deletes only with ``prune``, last; skips the
+        tasks of a saved plan that moved since. The flags a plan was made with count as given."""
+        plan = dataclasses.replace(plan, prune=prune or plan.prune)
         force = force or plan.force
         create_missing = create_missing or plan.create_missing
         if not force:
@@ -238,13 +263,21 @@ class Session:
         if plan.saved:  # before any request that writes
             plan.raise_if_elsewhere(self.client.base_url, account.user_id, account.username)
         requests = plan.requests
+        changes = plan.changes
         if plan.saved and plan.to_apply:
-            listing = await self.client.all_tasks()
-            stale = plan.stale_reasons(listing.value)
-            self._unbilled += listing.stats
+            checked = await stale_check(
+                self.client,
+                plan,
+                self.plan_key,
+                concurrency=self.settings.concurrency,
+                progress=self.progress,
+                interrupt=self.interrupt,
+            )
+            changes, stale = checked.changes, checked.stale
+            self._unbilled += checked.requests
         outcome = await engine.apply(
             self.client,
-            plan.changes,
+            changes,
             stale=stale,
             create_missing=create_missing,
             progress=self.progress,
@@ -253,6 +286,11 @@ class Session:
         schedules: list[TaskResult] = []
         if plan.schedules and outcome.fatal is None:  # after the tasks: actions may run them
             outcome, schedules = await self._apply_schedules(plan, outcome, create_missing)
+        results = outcome.results
+        if plan.deletions or plan.schedule_deletions:  # last: nothing written then points at them
+            outcome, results, schedules = await delete_step(
+                self.client, plan, outcome, schedules, self.progress, self.interrupt
+            )
         error = None
         if outcome.fatal is not None:
             why = "the API refused the token mid-run, so the run stopped: "
@@ -263,7 +301,7 @@ class Session:
             command="apply",
             started_at=began,
             ended_at=now(),
-            results=outcome.results,
+            results=results,
             requests=(requests + self._bill() + outcome.requests).as_dict(),
             interrupted=outcome.interrupted,
             error=error,
@@ -311,6 +349,7 @@ class Session:
         targets: Sequence[str] = (),
         match: str | None = None,
         check_inputs: bool = True,
+        prune: bool = False,
     ) -> Report | None:
         """Plan (unless given a saved plan), ``show`` it, check it is safe, ``confirm`` it when
         it changes anything, and apply it. None when the confirmation was refused.
@@ -336,8 +375,10 @@ class Session:
                     targets=targets,
                     match=match,
                     check_inputs=check_inputs,
+                    prune=prune,
                 )
             assert plan is not None
+            plan = dataclasses.replace(plan, prune=prune or plan.prune)
             if show is not None:
                 show(plan)
             if plan.has_changes:
@@ -347,49 +388,10 @@ class Session:
                     return None
             report = await self.apply(plan, create_missing=create_missing, force=True)
         except Interrupted:
-            return self._stopped(cfg, plan, began, None)
+            return stopped_report(cfg, plan, began, None, self._bill())
         except TasksyncError as exc:
-            return self._stopped(cfg, plan, began, exc)
+            return stopped_report(cfg, plan, began, exc, self._bill())
         return dataclasses.replace(report, started_at=began)
-
-    def _stopped(
-        self,
-        cfg: config.Config | None,
-        plan: Plan | None,
-        began: datetime,
-        error: TasksyncError | None,
-    ) -> Report:
-        """The report of a run that stopped before it applied anything (``error`` None: it was
-        interrupted)."""
-        if error is None:
-            why = "interrupted before anything was applied; nothing was changed"
-        elif isinstance(error, AuthError | UnreachableError | ApiUrlError):
-            why = f"the run stopped before anything was applied: {error}"
-        else:
-            why = f"refused; nothing was changed: {error}"
-        if plan is not None:
-            results = engine.not_started(plan.changes, "not started: the run stopped")
-            requests = plan.requests
-        else:
-            assert cfg is not None, "either the file was read or a plan was given"
-            results = [
-                TaskResult(spec.key, Status.SKIPPED, error_type="skipped", error="not started")
-                for spec in cfg.tasks
-            ]
-            requests = RequestStats()
-        requests += self._bill()
-        if isinstance(error, ApiError):
-            requests += error.stats
-        return Report(
-            command="apply",
-            started_at=began,
-            ended_at=now(),
-            results=results,
-            requests=requests.as_dict(),
-            interrupted=error is None,
-            error=why,
-            source=plan.source if plan is not None else str(cfg.path if cfg else None),
-        )
 
 
 async def plan(

@@ -25,39 +25,73 @@ def _names(target: TaskRef, spec: TaskRef) -> bool:
     return target.name == spec.name and (None in users or users[0] == users[1])
 
 
-def _matches(spec: TaskSpec, glob: str) -> bool:
-    return fnmatch.fnmatchcase(spec.key, glob) or fnmatch.fnmatchcase(spec.ref.name or "", glob)
+def _matches(ref: TaskRef, glob: str) -> bool:
+    return fnmatch.fnmatchcase(ref.text, glob) or fnmatch.fnmatchcase(ref.name or "", glob)
 
 
 def select(
-    specs: Sequence[TaskSpec], targets: Iterable[str] = (), match: str | None = None
+    specs: Sequence[TaskSpec],
+    targets: Iterable[str] = (),
+    match: str | None = None,
+    *,
+    strict: bool = True,
 ) -> list[TaskSpec]:
     """The specs named by ``targets`` or matching ``match``; all of them when neither is given.
-    A target that names no task of the file, or a glob that matches none, is an error."""
+    A target that names no task of the file, or a glob that matches none, is an error (unless
+    not ``strict``: then ``check`` says so once the tasks to delete are known too)."""
     refs = [TaskRef.parse(t.strip()) for t in targets]
     if not refs and match is None:
         return list(specs)
-    unknown = [r.text for r in refs if not any(_names(r, s.ref) for s in specs)]
-    if unknown:
-        raise TasksyncError(f"--target names no task of the file: {', '.join(unknown)}")
-    chosen = [
+    if strict:
+        check([s.ref for s in specs], refs, match)
+    return [
         spec
         for spec in specs
-        if any(_names(r, spec.ref) for r in refs) or (match is not None and _matches(spec, match))
+        if any(_names(r, spec.ref) for r in refs)
+        or (match is not None and _matches(spec.ref, match))
     ]
-    if match is not None and not any(_matches(s, match) for s in specs):
+
+
+def check(known: Sequence[TaskRef], refs: Sequence[TaskRef], match: str | None) -> None:
+    """Refuse targets that name none of ``known``, and a glob that matches none of them."""
+    unknown = [r.text for r in refs if not any(_names(r, k) for k in known)]
+    if unknown:
+        raise TasksyncError(f"--target names no task of the file: {', '.join(unknown)}")
+    if match is not None and not any(_matches(k, match) for k in known):
         raise TasksyncError(f"--match {match!r} matches no task of the file")
-    return chosen
+
+
+def selected(
+    refs: Sequence[TaskRef], targets: Iterable[str] = (), match: str | None = None
+) -> list[TaskRef]:
+    """The ``refs`` (tasks to delete, say) that ``targets`` name or ``match`` matches; all of
+    them when neither is given."""
+    wanted = [TaskRef.parse(t.strip()) for t in targets]
+    if not wanted and match is None:
+        return list(refs)
+    return [
+        ref
+        for ref in refs
+        if any(_names(w, ref) for w in wanted) or (match is not None and _matches(ref, match))
+    ]
+
+
+def undeclared(
+    listing: Sequence[Mapping[str, JSON]], declared: Sequence[TaskRef]
+) -> list[Mapping[str, JSON]]:
+    """The listed items (tasks or schedules) that no reference of the file names."""
+    ids = {r.id for r in declared if r.id is not None}
+    named = {(r.username, r.name) for r in declared if r.name is not None}
+    return [
+        item
+        for item in listing
+        if item.get("id") not in ids
+        and (item.get("username"), item.get("name")) not in named
+        and (None, item.get("name")) not in named
+    ]
 
 
 def unmanaged(listing: Sequence[Mapping[str, JSON]], specs: Sequence[TaskSpec]) -> list[str]:
     """``username~name`` of the listed tasks (the account's own) that no spec names, sorted."""
-    ids = {s.ref.id for s in specs if s.ref.id is not None}
-    named = {(s.ref.username, s.ref.name) for s in specs if s.ref.name is not None}
-    keys = []
-    for item in listing:
-        user, name = item.get("username"), item.get("name")
-        if item.get("id") in ids or (user, name) in named or (None, name) in named:
-            continue
-        keys.append(f"{user}~{name}")
-    return sorted(keys)
+    items = undeclared(listing, [s.ref for s in specs])
+    return sorted(f"{item.get('username')}~{item.get('name')}" for item in items)

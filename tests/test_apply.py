@@ -130,20 +130,36 @@ async def test_apply_converges_under_faults(
     assert not again.has_changes
 
 
-def test_saved_plan_skips_stale_tasks_and_checks_them_in_bulk(tmp_path: Path) -> None:
+def test_saved_plan_skips_stale_tasks_by_their_managed_fields(tmp_path: Path) -> None:
     plan_path = str(tmp_path / "plan.json")
     with threaded_emulator() as emu:
         path = many_tasks(emu, tmp_path, 6, changed_every=1)
         assert run_cli("plan", path, "--out", plan_path, emu=emu).code == 0
         moved = emu.state.get_task("janedoe~task-0002")
-        emu.state.update_task(moved["id"], {"title": "edited in the Console"})
+        emu.state.update_task(moved["id"], {"options": {"timeoutSecs": 60}})  # sent whole
+        titled = emu.state.get_task("janedoe~task-0003")
+        emu.state.update_task(titled["id"], {"title": "edited in the Console"})  # not managed
         emu.clear_requests()
         result = run_cli("apply", plan_path, "--yes", emu=emu)
-        gets = sorted(r.path for r in emu.requests if r.method == "GET")
-        assert gets == ["/v2/actor-tasks", "/v2/users/me"]  # the check, then one listing
+        gets = [r for r in emu.requests if r.method == "GET" and r.path != "/v2/users/me"]
+        assert len(gets) == 6 and all(r.path.startswith("/v2/actor-tasks/") for r in gets)
         assert len(puts(emu)) == 5
+        assert emu.state.get_task("janedoe~task-0003")["title"] == "edited in the Console"
     assert result.code == 1
-    assert "stale: janedoe~task-0002" in result.out
+    assert "stale: janedoe~task-0002" in result.out and "stale: janedoe~task-0003" not in result.out
+
+
+def test_saved_plan_sees_a_change_that_left_modified_at_alone(tmp_path: Path) -> None:
+    plan_path = str(tmp_path / "plan.json")
+    with threaded_emulator() as emu:
+        path = many_tasks(emu, tmp_path, 1, changed_every=1)
+        assert run_cli("plan", path, "--out", plan_path, emu=emu).code == 0
+        with emu.state.core.lock:  # an update that does not move modifiedAt
+            emu.state.actor_tasks.resolve("janedoe~task-0000", None)["input"]["n"] = 99
+        emu.clear_requests()
+        result = run_cli("apply", plan_path, "--yes", emu=emu)
+        assert puts(emu) == []
+    assert result.code == 1 and "stale: janedoe~task-0000" in result.out
 
 
 def test_saved_plan_rejects_edits(tmp_path: Path) -> None:
@@ -165,7 +181,8 @@ def test_saved_plan_rereads_secrets_and_marks_changed_ones_stale(tmp_path: Path)
     with threaded_emulator() as emu:
         seed(emu, "sss", actor="janedoe~my-actor", input={"apiKey": "first", "q": 1})
         path = write_file(tmp_path, text)
-        run_cli("plan", path, "--out", plan_path, emu=emu, environ={"KEY": "second"})
+        rotate = ("--rotate-secrets",)  # else the stored secret is kept: the value is not sent
+        run_cli("plan", path, "--out", plan_path, *rotate, emu=emu, environ={"KEY": "second"})
         changed = run_cli("apply", plan_path, "--yes", emu=emu, environ={"KEY": "other"})
         assert changed.code == 1 and "changed since the plan" in changed.out
         assert puts(emu) == []
@@ -421,7 +438,7 @@ def test_saved_plan_is_stale_when_its_task_was_deleted(tmp_path: Path) -> None:
         emu.clear_requests()
         result = run_cli("apply", plan_path, "--yes", "--report", str(report_path), emu=emu)
         written = sorted(r.path for r in puts(emu))
-        assert gone["id"] not in " ".join(r.path for r in emu.requests)
+        assert gone["id"] not in " ".join(written)  # read again before writing, never written
         assert len(written) == 2
         assert emu.state.get_task("janedoe~task-0001") is None  # not brought back either
     assert result.code == 1, result.output

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -252,3 +253,104 @@ def test_compiled_schema_agrees_with_the_published_one(name: str) -> None:
     assert verdicts(compiled.iter_errors(document.value)) == verdicts(
         published.iter_errors(document.value)
     )
+
+
+# -- without secrets, reserved variables, added lists, JSON files ---------------------------------
+
+SECRETS = (
+    "version: 1\n"
+    "defaults:\n"
+    "  input: {token: '${API_TOKEN}'}\n"
+    "tasks:\n"
+    "  - task: janedoe~news-daily\n"
+    "    input: {url: 'https://${HOST}/news', fallback: '${UNSET:-ok}'}\n"
+    "  - task: janedoe~news-weekly\n"
+    "    title: Weekly ${API_TOKEN}\n"
+)
+
+
+def test_validate_without_secrets_notes_unset_variables_as_placeholders() -> None:
+    with pytest.raises(ConfigError, match="API_TOKEN is not set"):
+        config.load_text(SECRETS, filename="t.yaml", environ={})  # plan and apply need them
+    cfg = config.load_text(SECRETS, filename="t.yaml", environ={}, require_env=False)
+    assert [(n.file, n.line, n.path) for n in cfg.notes] == [
+        ("t.yaml", 3, "defaults.input.token"),
+        ("t.yaml", 6, "tasks[0].input.url"),
+    ]
+    assert cfg.notes[0].message.startswith(
+        "the environment variable API_TOKEN is not set (also used at tasks[1].title); "
+        "plan and apply will need it"
+    )
+    daily, weekly = cfg.tasks
+    assert daily.desired["input"] == {
+        "token": "${API_TOKEN}",
+        "url": "https://${HOST}/news",
+        "fallback": "ok",
+    }
+    assert daily.env_refs == {"/input/token": "${API_TOKEN}", "/input/url": "https://${HOST}/news"}
+    assert daily.sensitive == set(daily.env_refs)
+    assert weekly.desired["title"] == "Weekly ${API_TOKEN}" and "/title" in weekly.sensitive
+    environ = {"API_TOKEN": "t", "HOST": "h"}
+    assert config.load_text(SECRETS, environ=environ, require_env=False).notes == ()
+
+
+def test_variables_tasksync_reads_are_refused_and_never_read() -> None:
+    text = "version: 1\ntasks:\n  - task: ~abc\n    input: {key: '${APIFY_TOKEN}'}\n"
+    environ = {"APIFY_TOKEN": "s3cret"}
+    for require_env in (True, False):
+        with pytest.raises(ConfigError) as caught:
+            config.load_text(text, environ=environ, require_env=require_env)
+        (problem,) = caught.value.problems
+        assert (problem.line, problem.path) == (4, "tasks[0].input.key")
+        assert "is the API token" in problem.message and "s3cret" not in str(caught.value)
+    for name in ("APIFY_TOKEN", "APIFY_API_BASE_URL", "TASKSYNC_ANYTHING"):
+        with pytest.raises(ConfigError, match="tasksync reads for itself"):
+            config.expand("${" + name + ":-x}", {name: "s3cret"})
+    assert config.expand("${APIFY_TOKENS}", {"APIFY_TOKENS": "fine"}) == "fine"
+
+
+def test_a_tasks_ignore_and_sensitive_add_to_the_defaults() -> None:
+    text = (
+        "version: 1\n"
+        "defaults: {ignore: [/input/cursor], sensitive: [/input/password]}\n"
+        "tasks:\n"
+        "  - {task: ~one, ignore: [/input/page, /input/cursor], sensitive: [/input/token]}\n"
+        "  - {task: ~two, ignore: [], sensitive: []}\n"
+        "  - {task: ~three}\n"
+    )
+    one, two, three = config.load_text(text, environ={}).tasks
+    assert one.ignore == ("/input/cursor", "/input/page")
+    assert one.sensitive == {"/input/password", "/input/token"}
+    for spec in (two, three):  # an empty list cannot unmask what the defaults mask
+        assert (spec.ignore, spec.sensitive) == (("/input/cursor",), {"/input/password"})
+
+
+def test_the_schema_has_a_stable_id_title_and_description() -> None:
+    published = config.schema()
+    assert published["$id"] == "https://github.com/tasksync/tasksync/schema/tasks-v1.json"
+    assert published["title"] and published["description"]
+    # The loader's fast path drops the documentation keywords, $id included.
+    example = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    assert validation._surely_valid(validation._compiled(), example)
+
+
+def test_a_json_task_file_loads_like_the_same_yaml(tmp_path: Path) -> None:
+    document = {
+        "version": 1,
+        "defaults": {"options": {"memoryMbytes": 1024}, "sensitive": ["/input/password"]},
+        "tasks": [
+            {"task": "janedoe~news-daily", "title": "Café", "input": {"url": "https://a/b"}},
+            {"task": "~mine", "options": {"timeoutSecs": 60}, "input": {"key": "${NEWS_API_KEY}"}},
+        ],
+    }
+    as_json = tmp_path / "tasks.json"
+    as_json.write_text(json.dumps(document, indent="\t"), encoding="utf-8")  # \u00e9, tabs
+    compact = tmp_path / "compact.json"
+    compact.write_text(json.dumps(document, separators=(",", ":")).replace("/", "\\/"))
+    as_yaml = tmp_path / "tasks.yaml"
+    as_yaml.write_text(yaml.safe_dump(document), encoding="utf-8")
+    expected = [replace(t, location=None) for t in config.load(as_yaml, environ=ENV).tasks]
+    for path in (as_json, compact):
+        got = config.load(path, environ=ENV).tasks
+        assert [replace(t, location=None) for t in got] == expected
+    assert got[1].desired["input"] == {"key": "k-1"} and got[1].env_refs

@@ -171,7 +171,7 @@ def refs(value: Any, pointer: str = "") -> dict[str, str]:
 
 
 def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """DESIGN.md: mappings merge recursively, lists and scalars replace."""
+    """DESIGN.md: mappings merge recursively, lists and scalars replace (but see ``added``)."""
     out = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
@@ -179,6 +179,12 @@ def merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = value
     return out
+
+
+def added(document: dict[str, Any], task: dict[str, Any], name: str) -> tuple[str, ...]:
+    """DESIGN.md: a task's ignore and sensitive lists add to the defaults' lists."""
+    defaults = document.get("defaults", {}).get(name, [])
+    return (*defaults, *(p for p in task.get(name, ()) if p not in defaults))
 
 
 # Bounded CPU work, not a possible deadlock: with several busy processes on two cores it
@@ -208,9 +214,9 @@ def test_valid_documents_load_to_what_they_describe(
         assert spec.desired == resolved(managed)
         assert spec.input_mode == entry.get("inputMode", "replace")
         assert spec.actor == entry.get("actor")
-        assert spec.ignore == tuple(entry.get("ignore", ()))
+        assert spec.ignore == added(document, task, "ignore")
         assert spec.env_refs == env_refs
-        assert spec.sensitive == frozenset(entry.get("sensitive", ())) | set(env_refs)
+        assert spec.sensitive == frozenset(added(document, task, "sensitive")) | set(env_refs)
 
 
 yaml_text = st.text(alphabet=st.sampled_from(list(" \n\t-:[]{},&*!|>'\"#%@?~<$abc019")))

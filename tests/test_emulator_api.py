@@ -574,7 +574,21 @@ async def test_secret_inputs_are_stored_encrypted(emulator: Emulator, http: Http
     assert state.secret_plaintext(body["password"]) == "pw"
     assert body["apiKey"] == stored["apiKey"]
     _, body, _ = await http("PUT", "/v2/actor-tasks/~secret/input", {"apiKey": 42})
-    assert body["apiKey"] == 42  # only strings are encrypted
+    assert body["apiKey"] == 42  # only strings, objects and arrays are encrypted
+    _, body, _ = await http("PUT", "/v2/actor-tasks/~secret/input", {"apiKey": {"k": [1]}})
+    assert body["apiKey"].startswith("ENCRYPTED_JSON:")  # objects and arrays: ENCRYPTED_JSON
+    assert state.secret_plaintext(body["apiKey"]) == {"k": [1]}
+    kept = body["apiKey"]
+    _, body, _ = await http("PUT", "/v2/actor-tasks/~secret/input", {"apiKey": kept})
+    assert body["apiKey"] == kept  # an encrypted value sent back is stored unchanged
+
+    # Once the field's schema changed, the old encrypted value is refused, as Apify does.
+    state.change_secret_schema("janedoe~my-actor", "apiKey")
+    status, body, _ = await http("PUT", "/v2/actor-tasks/~secret/input", {"apiKey": kept})
+    assert status == 400 and body["error"]["type"] == "invalid-input"
+    assert "is a secret field, but its schema has changed" in body["error"]["message"]
+    _, body, _ = await http("PUT", "/v2/actor-tasks/~secret/input", {"apiKey": "new"})
+    assert state.secret_plaintext(body["apiKey"]) == "new"
 
     crawler = state.add_task(actor="apify~website-content-crawler", input={"apiKey": "c"})
     assert state.secret_plaintext(crawler["input"]["apiKey"]) == "c"

@@ -1,5 +1,5 @@
-"""JavaScript numbers: with ``js_numbers`` on, the emulator answers integral floats as integers,
-as Apify (a Node.js service) does; off (the default), a float comes back as it was sent."""
+"""JavaScript numbers: with ``js_numbers`` on (the default), the emulator answers integral floats
+as integers, as Apify (a Node.js service) does; off, a float comes back as it was sent."""
 
 from __future__ import annotations
 
@@ -53,23 +53,24 @@ async def test_integral_floats_in_every_answer(on: bool) -> None:
         assert type(value) is (int if on else float)
 
 
-async def test_switched_on_the_control_plane(emulator: Emulator) -> None:
-    emulator.state.add_task(name="switch", input={"x": 1.0})
-    assert (await call(emulator, "GET", "/v2/actor-tasks/~switch/input"))[1] == '{"x":1.0}'
-    status, text = await call(emulator, "PUT", "/_emulator/settings", {"js_numbers": True})
-    assert status == 200 and json.loads(text)["js_numbers"] is True
-    assert (await call(emulator, "GET", "/v2/actor-tasks/~switch/input"))[1] == '{"x":1}'
-    status, _ = await call(emulator, "PUT", "/_emulator/settings", {"js_numbers": "yes"})
-    assert status == 400
+async def test_switched_on_the_control_plane() -> None:
+    async with Emulator(EmulatorSettings(js_numbers=False)) as emulator:
+        emulator.state.add_task(name="switch", input={"x": 1.0})
+        assert (await call(emulator, "GET", "/v2/actor-tasks/~switch/input"))[1] == '{"x":1.0}'
+        status, text = await call(emulator, "PUT", "/_emulator/settings", {"js_numbers": True})
+        assert status == 200 and json.loads(text)["js_numbers"] is True
+        assert (await call(emulator, "GET", "/v2/actor-tasks/~switch/input"))[1] == '{"x":1}'
+        status, _ = await call(emulator, "PUT", "/_emulator/settings", {"js_numbers": "yes"})
+        assert status == 400
 
 
 def test_the_command_line_flag() -> None:
     from tasksync.cli import build_parser
 
     args = build_parser().parse_args(["emulator"])
+    assert settings_from(args).js_numbers is True  # Apify is a Node.js service
+    args = build_parser().parse_args(["emulator", "--no-js-numbers"])
     assert settings_from(args).js_numbers is False
-    args = build_parser().parse_args(["emulator", "--js-numbers"])
-    assert settings_from(args).js_numbers is True
 
 
 def test_js_numbers_rules() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import yaml
 from support import run_cli, seed, threaded_emulator
 
 from tasksync import config
+from tasksync.export import select
 
 
 # Bounded CPU work, not a possible deadlock: with several busy processes on two cores it
@@ -135,3 +137,59 @@ def test_export_writes_schedules_with_task_references(tmp_path: Path) -> None:
         ]
         plan = run_cli("plan", str(out), "--detailed-exitcode", emu=emu)
         assert plan.code == 0, plan.output[-2000:]
+
+
+def test_only_the_token_owners_tasks_unless_asked() -> None:
+    # The list holds what the user "created or used"; the emulator lists only its own tasks,
+    # so the filter is checked on a listing that has both.
+    items = [
+        {"userId": "me1", "username": "janedoe", "name": "mine"},
+        {"userId": "other", "username": "colleague", "name": "theirs"},
+    ]
+    assert select(items, None, None, owner_id="me1") == ["janedoe~mine"]
+    assert select(items, None, None) == ["colleague~theirs", "janedoe~mine"]
+
+
+def test_placeholder_names_are_valid_and_never_tasksyncs_own(tmp_path: Path) -> None:
+    with threaded_emulator() as emu:
+        emu.state.add_actor("janedoe", "keyed", secret_input_keys=("token", "apiKey"))
+        seed(emu, "apify", actor="janedoe~keyed", input={"token": "t-1"})
+        seed(emu, "2024-report", actor="janedoe~keyed", input={"apiKey": "k-2"})
+        seed(emu, "tasksync", actor="janedoe~keyed", input={"apiKey": "k-3"})
+        result = run_cli("export", emu=emu)
+    assert result.code == 0, result.output
+    names = re.findall(r"\$\{([^}]*)\}", result.out)
+    assert len(names) == 3
+    for name in names:
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name), name
+        assert name not in ("APIFY_TOKEN", "APIFY_API_BASE_URL")
+        assert not name.startswith("TASKSYNC_"), name
+
+
+def test_unknown_option_keys_are_left_out_and_named(tmp_path: Path) -> None:
+    out = tmp_path / "exported.yaml"
+    with threaded_emulator() as emu:
+        seed(emu, "future", options={"memoryMbytes": 1024})
+        with emu.state.core.lock:  # an option the API has learnt since (the emulator has not)
+            emu.state.actor_tasks.resolve("janedoe~future", None)["options"]["maxRunsPerDay"] = 3
+        assert run_cli("export", "-o", str(out), emu=emu).code == 0
+        assert run_cli("validate", str(out)).code == 0
+        assert run_cli("plan", str(out), "--detailed-exitcode", emu=emu).code == 0
+        assert run_cli("apply", str(out), "--yes", emu=emu).code == 0
+        task = emu.state.get_task("janedoe~future")
+    assert "maxRunsPerDay" in out.read_text().splitlines()[1]  # the header names it
+    assert task is not None and task["options"]["maxRunsPerDay"] == 3
+
+
+def test_a_plan_refuses_the_token_in_an_input(tmp_path: Path) -> None:
+    path = tmp_path / "tasks.yaml"
+    path.write_text(
+        "version: 1\ntasks:\n  - task: janedoe~tok\n    input: {auth: 'Bearer ${APIFY_TOKEN}'}\n"
+    )
+    with threaded_emulator() as emu:
+        seed(emu, "tok")
+        result = run_cli("apply", str(path), "--yes", emu=emu)
+        assert not [r for r in emu.requests if r.method == "PUT"]
+    # refused by the loader, before any request (the plan refuses it too, for a library caller)
+    assert result.code == 1 and "a task file cannot use it" in result.err
+    assert emu.token not in result.output

@@ -147,7 +147,7 @@ def test_text_and_markdown_renderings(tmp_path: Path) -> None:
 def test_saved_plan_holds_no_secret(tmp_path: Path) -> None:
     out = tmp_path / "plan.json"
     with threaded_emulator() as emu:
-        result, _ = _plan(tmp_path, emu, "--out", str(out))
+        result, _ = _plan(tmp_path, emu, "--out", str(out), "--rotate-secrets")
     saved = out.read_text()
     assert SECRET not in saved
     doc = json.loads(saved)

@@ -19,7 +19,9 @@ from tasksync.model import (
     TaskSpec,
 )
 from tasksync.plan import Plan, make_plan, plan_task
-from tasksync.secrets import MASK
+from tasksync.secrets import MASK, plan_key
+
+KEY = plan_key("a-token")
 
 
 def remote(name: str, **fields: object) -> RemoteTask:
@@ -66,15 +68,15 @@ def test_missing_task_becomes_create_or_error() -> None:
 def test_saved_plan_round_trips_without_the_secret() -> None:
     s = secret_spec()
     plan = Plan((diff_task(s, remote("s", input={"apiKey": "old", "q": 1})),))
-    doc = json.loads(json.dumps(plan.to_json()))
+    doc = json.loads(json.dumps(plan.to_json(key=KEY)))
     assert "hunter2" not in json.dumps(doc)
-    loaded = Plan.from_json(doc, environ={"API_KEY": "hunter2"})
+    loaded = Plan.from_json(doc, environ={"API_KEY": "hunter2"}, key=KEY)
     assert loaded.stale == {}
     assert loaded.changes[0].payload == plan.changes[0].payload
     assert loaded.changes[0].changes == plan.changes[0].changes
-    changed = Plan.from_json(doc, environ={"API_KEY": "other"})
+    changed = Plan.from_json(doc, environ={"API_KEY": "other"}, key=KEY)
     assert "changed since the plan" in changed.stale["janedoe~s"]
-    missing = Plan.from_json(doc, environ={})
+    missing = Plan.from_json(doc, environ={}, key=KEY)
     assert "API_KEY" in missing.stale["janedoe~s"]
 
 
@@ -86,19 +88,19 @@ def test_saved_create_keeps_secret_out_too() -> None:
         sensitive=frozenset({"/input/apiKey"}),
         env_refs={"/input/apiKey": "${API_KEY}"},
     )
-    doc = Plan((create_change(s),)).to_json()
+    doc = Plan((create_change(s),)).to_json(key=KEY)
     assert "hunter2" not in json.dumps(doc)
 
 
 def test_tampered_or_foreign_files_are_refused() -> None:
-    doc = Plan((diff_task(spec("a", title="x"), remote("a")),)).to_json()
+    doc = Plan((diff_task(spec("a", title="x"), remote("a")),)).to_json(key=KEY)
     doc["tasks"][0]["payload"]["title"] = "y"
     with pytest.raises(PlanFileError, match="checksum"):
-        Plan.from_json(doc, environ={})
+        Plan.from_json(doc, environ={}, key=KEY)
     with pytest.raises(PlanFileError, match="not a tasksync plan"):
-        Plan.from_json({"hello": 1}, environ={})
+        Plan.from_json({"hello": 1}, environ={}, key=KEY)
     with pytest.raises(PlanFileError, match="formatVersion"):
-        Plan.from_json({"kind": "tasksync-plan", "formatVersion": 99}, environ={})
+        Plan.from_json({"kind": "tasksync-plan", "formatVersion": 99}, environ={}, key=KEY)
 
 
 # -- creating, errors and the plan's own settings (written for the mutation run) -----------------

@@ -14,6 +14,7 @@ from tasksync.emulator import Emulator
 from tasksync.model import Action, Status
 from tasksync.plan import Plan
 from tasksync.run import Interrupt
+from tasksync.secrets import plan_key
 
 FILE = """\
 version: 1
@@ -101,9 +102,9 @@ async def test_saved_plan_skips_a_schedule_edited_since(emulator: Emulator, tmp_
     emulator.state.add_task(name="news-daily")
     emulator.state.add_task(name="news-weekly")
     emulator.state.add_schedule(name="nightly-news", cronExpression="@daily")
-    saved = (await plan(emulator, write_file(tmp_path, FILE))).to_json()
+    saved = (await plan(emulator, write_file(tmp_path, FILE))).to_json(key=plan_key(emulator.token))
     emulator.state.update_schedule("~nightly-news", {"isExclusive": True})
-    done = await run(emulator, Plan.from_json(saved, environ=ENV))
+    done = await run(emulator, Plan.from_json(saved, environ=ENV, key=plan_key(emulator.token)))
     (result,) = done.schedules
     assert result.status is Status.STALE and "modified" in (result.error or "")
 

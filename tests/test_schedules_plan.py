@@ -15,6 +15,9 @@ from tasksync.emulator import Emulator
 from tasksync.errors import PlanFileError, UnsafePlanError
 from tasksync.model import Action
 from tasksync.plan import Plan
+from tasksync.secrets import plan_key
+
+KEY = plan_key("tok-schedules")
 
 FILE = """\
 version: 1
@@ -138,22 +141,22 @@ async def test_safety_counts_schedules_on_their_own(emulator: Emulator, tmp_path
 async def test_saved_plans_keep_schedules_sealed(emulator: Emulator, tmp_path: Path) -> None:
     seed(emulator)
     the_plan = await plan(emulator, write_file(tmp_path, FILE))
-    saved = the_plan.to_json()
+    saved = the_plan.to_json(key=KEY)
     assert saved["formatVersion"] == 2 and "scheduleId" in saved["schedules"][0]
     assert ENV["API_KEY"] not in json.dumps(saved)
-    loaded = Plan.from_json(saved, environ=ENV)
+    loaded = Plan.from_json(saved, environ=ENV, key=KEY)
     assert [(c.key, c.action, c.payload) for c in loaded.schedules] == [
         (c.key, c.action, c.payload) for c in the_plan.schedules
     ]
     assert not loaded.schedule_stale
-    moved = Plan.from_json(saved, environ={"API_KEY": "another-value"})
+    moved = Plan.from_json(saved, environ={"API_KEY": "another-value"}, key=KEY)
     assert "changed since the plan was made" in moved.schedule_stale["~nightly-news"]
-    too_new = {**saved, "formatVersion": 3}
-    with pytest.raises(PlanFileError, match="formatVersion 3"):
-        Plan.from_json(too_new, environ=ENV)
+    too_new = {**saved, "formatVersion": 99}  # a version this tasksync does not know
+    with pytest.raises(PlanFileError, match="formatVersion 99"):
+        Plan.from_json(too_new, environ=ENV, key=KEY)
 
 
 def test_a_plan_without_schedules_stays_version_1() -> None:
     cfg = config.load_text("version: 1\ntasks: []\n")
     assert cfg.schedules == ()
-    assert Plan(()).to_json()["formatVersion"] == 1
+    assert Plan(()).to_json(key=KEY)["formatVersion"] == 1

@@ -261,8 +261,8 @@ def test_successful_apply_and_export(emu: Emulator, tmp_path: Path) -> None:
     )
     assert seen.add("apply", applied).code == 0, applied.output
     stored = emu.state.get_task("janedoe~sec-news")["input"]  # type: ignore[index]
-    assert emu.state.secret_plaintext(stored["apiKey"]) == SECRETS["NEWS_API_KEY"]
-    assert emu.state.secret_plaintext(stored["password"]) == SECRETS["DB_PASSWORD"]
+    assert emu.state.secret_plaintext(stored["apiKey"]) == "old"  # kept: no --rotate-secrets
+    assert emu.state.secret_plaintext(stored["password"]) == SECRETS["DB_PASSWORD"]  # was unset
     rotated = run_cli(
         "apply",
         path,
@@ -275,6 +275,8 @@ def test_successful_apply_and_export(emu: Emulator, tmp_path: Path) -> None:
     )
     assert seen.add("rotate", rotated).code == 0, rotated.output
     assert json.loads((out / "rotated.json").read_text())["totals"]["updated"] == 2
+    stored = emu.state.get_task("janedoe~sec-news")["input"]  # type: ignore[index]
+    assert emu.state.secret_plaintext(stored["apiKey"]) == SECRETS["NEWS_API_KEY"]
     again = run_cli("plan", path, "--detailed-exitcode", *token, environ=env)
     assert seen.add("plan again", again).code == 0, again.output
     # Export the tasks whose secrets the API keeps encrypted (the others hold them as sent).

@@ -9,6 +9,11 @@
   do not reach the API.
 - A string is *from the environment* (a secret) when at least one of its variables was read from
   the environment; a fallback alone is written in the file, so it is not a secret.
+- The variables tasksync itself reads (``APIFY_TOKEN``, ``APIFY_API_BASE_URL`` and every
+  ``TASKSYNC_...``) are never read: a reference to one is an error, so that the API token cannot
+  be sent to Apify as a task's input.
+- With ``keep_missing`` (``validate`` without secrets), an unset variable without fallback leaves
+  its reference as written, a placeholder that counts as read from the environment.
 """
 
 from __future__ import annotations
@@ -31,7 +36,17 @@ class Expansion:
     error: str | None = None
 
 
-def expand_string(text: str, environ: Mapping[str, str]) -> Expansion:
+_RESERVED_PREFIXES = ("APIFY_", "TASKSYNC_")  # a cheap first test: most names pass it
+
+
+def reserved(name: str) -> bool:
+    """Whether ``name`` is a variable tasksync itself reads, which a task file may not use."""
+    return name in ("APIFY_TOKEN", "APIFY_API_BASE_URL") or name.startswith("TASKSYNC_")
+
+
+def expand_string(
+    text: str, environ: Mapping[str, str], *, keep_missing: bool = False
+) -> Expansion:
     """Expand every reference in ``text`` (callers may skip strings without ``${``)."""
     out: list[str] = []
     start = 0
@@ -52,11 +67,18 @@ def expand_string(text: str, environ: Mapping[str, str]) -> Expansion:
             out.append(token)
             continue
         name, fallback = reference.groups()
+        if name.startswith(_RESERVED_PREFIXES) and reserved(name):
+            error = error or _reserved(name)
+            out.append(token)
+            continue
         value = environ.get(name)
         if fallback is not None and not value:
             out.append(fallback)
         elif value is None:
             missing.append(name)
+            if keep_missing:
+                out.append(token)
+                from_environment = True
         else:
             out.append(value)
             from_environment = True
@@ -69,4 +91,14 @@ def _malformed(token: str) -> str:
     return (
         f"{shown} is not a variable reference: write ${{NAME}} or ${{NAME:-fallback}} (NAME made "
         "of letters, digits and _), or $${ for a literal ${"
+    )
+
+
+def _reserved(name: str) -> str:
+    what = {"APIFY_TOKEN": "the API token", "APIFY_API_BASE_URL": "the API's address"}.get(
+        name, "a tasksync setting"
+    )
+    return (
+        f"${{{name}}} is {what}, which tasksync reads for itself; a task file cannot use it "
+        "(its value would be sent to Apify with the task): give the value a variable of its own"
     )

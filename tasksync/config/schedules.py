@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from tasksync import cron
 from tasksync.config import interpolate
-from tasksync.config.yamlread import Issue, Path
+from tasksync.config.issues import Issue, Path
 from tasksync.jsonutil import escape_token
 from tasksync.model import JSON, Location, TaskRef
 from tasksync.schedules.model import (

@@ -18,16 +18,17 @@ import json
 import re
 from collections.abc import Iterator
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jsonschema import (  # type: ignore[import-untyped]  # no stubs among the dependencies
-    Draft202012Validator,
-    ValidationError,
-)
-
-from tasksync.config.yamlread import Issue, Path
+from tasksync.config.issues import Issue, Path
 from tasksync.model import JSON, OPTION_KEYS
 from tasksync.text import shorten
+
+if TYPE_CHECKING:
+    from jsonschema import (  # type: ignore[import-untyped]  # no stubs among the dependencies
+        Draft202012Validator,
+        ValidationError,
+    )
 
 MEMORY_SIZES = tuple(2**n for n in range(7, 16))
 """The values ``options.memoryMbytes`` accepts: powers of two from 128 to 32768."""
@@ -41,18 +42,27 @@ def schema() -> dict[str, Any]:
 
 
 @functools.cache
-def _validator() -> Draft202012Validator:
+def _compiled() -> dict[str, Any]:
     source = schema()
-    return Draft202012Validator(_compile(source, source.get("$defs", {})))
+    compiled: dict[str, Any] = _compile(source, source.get("$defs", {}))
+    return compiled
+
+
+@functools.cache
+def _validator() -> Draft202012Validator:
+    # Imported here: a valid file never needs jsonschema (the fast path below), and importing it
+    # takes longer than loading a small file.
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator(_compiled())
 
 
 def check(document: JSON) -> list[Issue]:
     """Every schema problem of ``document``, as issues without positions."""
-    validator = _validator()
-    if _surely_valid(validator.schema, document):
+    if _surely_valid(_compiled(), document):
         return []
     issues: list[Issue] = []
-    for error in validator.iter_errors(document):
+    for error in _validator().iter_errors(document):
         issues.extend(_describe(error))
     return issues
 
@@ -172,7 +182,7 @@ def _regex(pattern: str) -> re.Pattern[str]:
 _SCHEMA_MAPS = frozenset({"properties", "patternProperties"})
 _SCHEMA_VALUES = frozenset({"items", "additionalProperties", "not", "contains"})
 _SCHEMA_LISTS = frozenset({"allOf", "anyOf", "oneOf", "prefixItems"})
-_DOCS = frozenset({"title", "description", "$comment", "examples", "$defs"})
+_DOCS = frozenset({"$id", "title", "description", "$comment", "examples", "$defs"})
 
 
 def _compile(node: Any, defs: dict[str, Any]) -> Any:
@@ -228,15 +238,15 @@ def _describe(error: ValidationError) -> Iterator[Issue]:
         choices = " or ".join(json.dumps(c) for c in expected if c is not None)
         yield Issue(path, None, f"must be {choices}, not {_what(value)}")
     elif keyword == "const" and path == ("version",):
-        yield Issue(path, None, f"unsupported version {_shown(value)}: this tasksync reads 1")
+        yield Issue(path, None, f"unsupported version {_what(value)}: this tasksync reads 1")
     elif keyword == "pattern":
         yield Issue(path, None, _pattern_message(path, value))
     elif keyword == "minimum":
-        yield Issue(path, None, f"must be at least {expected}, not {_shown(value)}")
+        yield Issue(path, None, f"must be at least {expected}, not {_what(value)}")
     elif keyword == "exclusiveMinimum":
-        yield Issue(path, None, f"must be greater than {expected}, not {_shown(value)}")
+        yield Issue(path, None, f"must be greater than {expected}, not {_what(value)}")
     elif keyword == "maximum":
-        yield Issue(path, None, f"must be at most {expected}, not {_shown(value)}")
+        yield Issue(path, None, f"must be at most {expected}, not {_what(value)}")
     elif keyword == "minLength":
         yield Issue(path, None, "must not be empty")
     else:  # pragma: no cover - the schema uses no other keyword
@@ -315,21 +325,14 @@ def task_ref_message(ref: str) -> str:
     return f"{shown} is not a task ID, username~name or ~name"  # pragma: no cover
 
 
-def _plausible_pointer(pointer: str) -> bool:
-    """Whether ``pointer`` would be a JSON Pointer tasksync accepts (for a did-you-mean)."""
-    tokens = pointer[1:].split("/")
-    if re.search(r"~(?![01])", pointer) or tokens[0] not in ("options", "input"):
-        return False
-    return tokens[0] == "input" or (len(tokens) == 2 and tokens[1] in OPTION_KEYS)
-
-
 def pointer_message(pointer: str) -> str:
     """Why ``pointer`` is not a JSON Pointer under /options or /input."""
     shown = _quoted(pointer)
     if not pointer.startswith("/"):
-        if _plausible_pointer("/" + pointer):
-            return f"{shown} is not a JSON Pointer: it starts with '/' (did you mean /{pointer}?)"
-        return f"{shown} is not a JSON Pointer: it starts with '/' (such as /input/cursor)"
+        message = f"{shown} is not a JSON Pointer: it starts with '/'"
+        if _is_pointer("/" + pointer):
+            return f"{message}; did you mean {_quoted('/' + pointer)}?"
+        return f"{message} (such as /input/cursor)"
     if re.search(r"~(?![01])", pointer):
         return f"{shown}: in a JSON Pointer '~' is written '~0' (and a '/' inside a key '~1')"
     tokens = pointer[1:].split("/")
@@ -342,6 +345,17 @@ def pointer_message(pointer: str) -> str:
             )
         return f"{shown}: options hold single values; point at /options/{tokens[1]}"
     return f"{shown} is not a valid JSON Pointer"  # pragma: no cover
+
+
+def _is_pointer(text: str) -> bool:
+    """Whether the schema takes ``text`` as a pointer in ``ignore`` and ``sensitive``."""
+    return _regex(_pointer_pattern()).search(text) is not None
+
+
+@functools.cache
+def _pointer_pattern() -> str:
+    pattern: str = _compile(schema()["$defs"]["pointer"], {})["pattern"]
+    return pattern
 
 
 _KINDS = {
@@ -371,10 +385,6 @@ def _what(value: JSON) -> str:
     if isinstance(value, str):
         return "the string " + _quoted(value)
     return "a list" if isinstance(value, list) else "a mapping"
-
-
-def _shown(value: JSON) -> str:
-    return _what(value)
 
 
 def _quoted(text: str) -> str:

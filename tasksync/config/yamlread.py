@@ -1,16 +1,12 @@
-"""YAML text -> plain JSON values, built safely from the parser's events, with positions on demand.
+"""YAML text -> plain JSON values, built safely from the parser's events.
 
 The task file is untrusted input, so PyYAML's object construction is never used. libyaml (or
 PyYAML's pure-Python parser when libyaml is missing) turns the text into a stream of events and
 this module builds the values itself, which lets it enforce every rule while the events arrive:
 
-- Only JSON types come out. Plain scalars resolve to ``null``, booleans, integers and floats only
-  in the spellings that YAML 1.1 (what ``yaml.safe_dump`` and ``tasksync export`` write) and YAML
-  1.2 (what editors check against the schema) read the same way; anything else (``yes``, ``on``,
-  ``0o17``, ``1_000``, ``1e5``, dates) stays a string. So a string that ``safe_dump`` wrote
-  unquoted always reads back as that string.
-- Tags other than the JSON ones (``!!python/object/apply:...``, ``!!binary``, ``!!timestamp``,
-  ``!!set``, local tags) are problems: nothing is ever constructed from a tag.
+- Only JSON types come out (``yamlscalars``): tags other than the JSON ones
+  (``!!python/object/apply:...``, ``!!binary``, ``!!timestamp``, ``!!set``, local tags) are
+  problems, and nothing is ever constructed from a tag.
 - Keys are strings and unique within a mapping (PyYAML itself silently keeps the last one).
 - Merge keys (``<<: *base`` or ``<<: [*a, *b]``) merge like PyYAML: explicit keys win, then the
   earlier merged mappings.
@@ -19,16 +15,14 @@ this module builds the values itself, which lets it enforce every rule while the
   (an alias bomb, "billion laughs", is refused before it is expanded). The parser itself is not
   recursive, and libyaml caps nesting at 1000 levels, so deep input cannot exhaust the stack.
 
-Positions are not recorded on the fast path (a 10,000-task file holds about 300,000 values). When
-a later check needs one, ``locate`` parses the text again and records the position of every path.
+Positions are not recorded here (a 10,000-task file holds about 300,000 values), except where each
+task entry starts. When a later check needs one, ``yamllocate`` walks the events again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
-import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,6 +39,18 @@ from yaml.events import (
     StreamEndEvent,
 )
 
+from tasksync.config.issues import Issue, Path, Pos, quote
+from tasksync.config.yamlerrors import EMPTY, pos, reader_issue, syntax_issue, too_deep
+from tasksync.config.yamlscalars import (
+    MISSING,
+    NUMBER_START,
+    PLAIN,
+    TAG,
+    bad_tag,
+    not_a_string_key,
+    number,
+    tagged,
+)
 from tasksync.model import JSON
 from tasksync.text import shorten
 
@@ -55,57 +61,8 @@ MAX_VALUES = 2_000_000
 """The most values (scalars, mappings, lists) a file may expand to, aliases included. A realistic
 file under the size cap holds about a million; an alias bomb holds billions."""
 
-Path = tuple[str | int, ...]
-"""Where a value is in the document: keys and list indexes from the root."""
-
-Pos = tuple[int, int]
-"""A 1-based line and column."""
-
 _Parser: Any = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader
 """Only the parser part is used (``get_event``): never the composer nor the constructor."""
-
-_TAG = "tag:yaml.org,2002:"
-_PLAIN: dict[str, JSON] = {
-    "": None,
-    "~": None,
-    "null": None,
-    "Null": None,
-    "NULL": None,
-    "true": True,
-    "True": True,
-    "TRUE": True,
-    "false": False,
-    "False": False,
-    "FALSE": False,
-}
-# Integers and floats in the spellings YAML 1.1 and 1.2 agree on (see the module docstring).
-_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
-_FLOAT = re.compile(r"(?:[-+]?[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?\Z")
-_SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
-_NUMBER_START = frozenset("-+.0123456789")
-_MAX_DIGITS = 4000  # int() refuses longer strings (sys.int_info.default_max_str_digits)
-_MISSING: Any = object()
-
-
-class _NoKey:
-    """Sentinels for a mapping frame's pending key."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-_EXPECT_KEY: Any = _NoKey("expect key")
-_MERGE: Any = _NoKey("merge")
-_DROP: Any = _NoKey("drop")
-
-
-@dataclass(frozen=True, slots=True)
-class Issue:
-    """A problem found while reading: where it is and what is wrong."""
-
-    path: Path
-    pos: Pos | None
-    message: str
 
 
 class Unreadable(Exception):
@@ -125,58 +82,35 @@ class Document:
     task_positions: list[Pos] = field(default_factory=list)
 
 
-def dotted(path: Path) -> str:
-    """``("tasks", 3, "options", "memoryMbytes")`` -> ``tasks[3].options.memoryMbytes``."""
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif _IDENT.match(part):
-            out += f".{part}" if out else part
-        else:
-            out += "[" + _quote(part) + "]"
-    if len(out) > 120:  # only absurdly deep paths; keep where they start and end
-        out = out[:70] + "..." + out[-40:]
-    return out
-
-
-_IDENT = re.compile(r"[A-Za-z_$][A-Za-z0-9_$-]*\Z")
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def tag_name(tag: str) -> str:
-    return shorten("!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag)
-
-
 def read(data: bytes, text: str) -> Document:
     """Build the single document of ``data`` (``text`` is the same file decoded, for messages).
 
     Raises ``Unreadable`` for syntax errors, limits, and a missing or second document.
     """
-    return _Builder(data, text, locate=False).run()
+    return _Builder(data, text).run()
 
 
-def locate(data: bytes, text: str) -> dict[Path, Pos]:
-    """The position of every key and list item (and of the root), by path.
+@contextlib.contextmanager
+def events(data: bytes, text: str) -> Iterator[Callable[[], Any]]:
+    """The parser's ``get_event`` for the file; it raises ``yaml.YAMLError`` on bad syntax."""
+    # libyaml reads the bytes; the pure-Python reader, the text.
+    parser = _Parser(data if _Parser is not yaml.SafeLoader else text)
+    try:
+        yield parser.get_event
+    finally:
+        parser.dispose()
 
-    A value copied from an alias or merged by ``<<`` has no entry of its own: look up the longest
-    prefix of its path (``position``), which is where the alias or the merge key was written.
-    """
-    builder = _Builder(data, text, locate=True)
-    with contextlib.suppress(Unreadable):
-        builder.run()
-    return builder.positions
+
+class _NoKey:
+    """Sentinels for a mapping frame's pending key."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
-def position(positions: dict[Path, Pos], path: Path) -> Pos | None:
-    for end in range(len(path), -1, -1):
-        found = positions.get(path[:end])
-        if found is not None:
-            return found
-    return None
+_EXPECT_KEY: Any = _NoKey("expect key")
+_MERGE: Any = _NoKey("merge")
+_DROP: Any = _NoKey("drop")
 
 
 class _Frame:
@@ -190,16 +124,14 @@ class _Frame:
         "mark",
         "merge_mark",
         "merges",
-        "path",
         "tasks",
         "value",
     )
 
-    def __init__(self, is_map: bool, mark: Any, anchor: str | None, path: Path) -> None:
+    def __init__(self, is_map: bool, mark: Any, anchor: str | None) -> None:
         self.is_map = is_map
         self.mark = mark
         self.anchor = anchor
-        self.path = path
         self.key: Any = _EXPECT_KEY if is_map else None  # a mapping's pending key
         self.keys: dict[str, Any] = {}  # explicit key -> the mark where it was written
         self.merges: list[dict[str, JSON]] | None = None
@@ -208,16 +140,10 @@ class _Frame:
         self.value: Any = {} if is_map else []
 
 
-def _pos(mark: Any) -> Pos:
-    return (mark.line + 1, mark.column + 1)
-
-
 class _Builder:
-    def __init__(self, data: bytes, text: str, *, locate: bool) -> None:
+    def __init__(self, data: bytes, text: str) -> None:
         self.data = data
         self.text = text
-        self.locate = locate
-        self.positions: dict[Path, Pos] = {}
         self.issues: list[Issue] = []
         self.task_positions: list[Pos] = []
         self.anchors: dict[str, JSON] = {}
@@ -225,56 +151,45 @@ class _Builder:
         self.open_anchors: set[str] = set()
         self.count = 0
 
-    # -- the event loop ------------------------------------------------------------------------
-
     def run(self) -> Document:
-        parser = None
         try:
-            # libyaml reads the bytes; the pure-Python reader, the text.
-            parser = _Parser(self.data if _Parser is not yaml.SafeLoader else self.text)
-            return self._document(parser.get_event)
+            with events(self.data, self.text) as get:
+                return self._document(get)
         except yaml.MarkedYAMLError as exc:
-            raise Unreadable([*self.issues, self._syntax_issue(exc)]) from None
+            raise Unreadable([*self.issues, syntax_issue(exc, self.text, MAX_DEPTH)]) from None
         except yaml.reader.ReaderError as exc:
-            raise Unreadable([*self.issues, self._reader_issue(exc)]) from None
+            raise Unreadable([*self.issues, reader_issue(exc, self.text)]) from None
         except yaml.YAMLError as exc:  # pragma: no cover - every parser error is one of the above
             raise Unreadable([*self.issues, Issue((), None, f"YAML error: {exc}")]) from None
         except RecursionError:  # pragma: no cover - the parsers are not recursive
-            raise Unreadable([*self.issues, self._too_deep(())]) from None
-        finally:
-            if parser is not None:
-                parser.dispose()
+            raise Unreadable([*self.issues, too_deep((), None, MAX_DEPTH)]) from None
 
     def _document(self, get: Callable[[], Any]) -> Document:
         get()  # StreamStartEvent
         event = get()
         if isinstance(event, StreamEndEvent):
-            raise Unreadable([Issue((), None, _EMPTY)])
+            raise Unreadable([Issue((), None, EMPTY)])
         assert isinstance(event, DocumentStartEvent)
-        if self.locate:
-            self.positions[()] = _pos(event.start_mark)
         value = self._values(get)
         end = get()
         assert isinstance(end, DocumentEndEvent)
         event = get()
         if isinstance(event, DocumentStartEvent):
-            raise Unreadable(
-                [
-                    *self.issues,
-                    Issue(
-                        (),
-                        _pos(event.start_mark),
-                        "a second YAML document starts here; a task file holds exactly one "
-                        "(remove the extra '---')",
-                    ),
-                ]
+            message = (
+                "a second YAML document starts here; a task file holds exactly one (remove the "
+                "extra '---')"
             )
+            raise Unreadable([*self.issues, Issue((), pos(event.start_mark), message)])
         return Document(value, self.issues, self.task_positions)
 
     def _values(self, get: Callable[[], Any]) -> JSON:
-        """Build one node (the document's root) from the events."""
+        """Build one node (the document's root) from the events.
+
+        This loop runs once per value of the file, so it is one function with the common cases
+        inline (plain scalars, opening and closing frames, placing a value): a method call per
+        event would cost a fifth of the load time. The rare cases are methods below.
+        """
         stack: list[_Frame] = []
-        locate = self.locate
         limit = MAX_VALUES
         while True:
             event = get()
@@ -283,21 +198,21 @@ class _Builder:
                 self.count += 1
                 if self.count > limit:
                     raise self._too_many(stack, event)
-                tag = event.tag
                 raw = event.value
-                if tag is None:
-                    if event.implicit[0]:  # plain: resolve
-                        value = _PLAIN.get(raw, _MISSING)
-                        if value is _MISSING:
-                            value = raw
-                            if raw[0] in _NUMBER_START:
-                                value = self._number(raw, stack, event)
-                            elif raw == "<<" and stack and stack[-1].key is _EXPECT_KEY:
-                                value = _MERGE
-                    else:  # quoted or block scalar
+                if event.tag is not None:
+                    value = self._tagged(event, stack)
+                elif event.implicit[0]:  # plain: resolve
+                    value = PLAIN.get(raw, MISSING)
+                    if value is MISSING:
                         value = raw
-                else:
-                    value = self._tagged(tag, raw, stack, event)
+                        if raw[0] in NUMBER_START:
+                            value, message = number(raw)
+                            if message is not None:
+                                self._issue(stack, event.start_mark, message)
+                        elif raw == "<<" and stack and stack[-1].key is _EXPECT_KEY:
+                            value = _MERGE
+                else:  # quoted or block scalar
+                    value = raw
                 if event.anchor is not None:
                     self._define(event.anchor, "<<" if value is _MERGE else value)
                 mark = event.start_mark
@@ -306,17 +221,17 @@ class _Builder:
                 if self.count > limit:
                     raise self._too_many(stack, event)
                 if len(stack) >= MAX_DEPTH:
-                    raise Unreadable([*self.issues, self._too_deep(self._path(stack), event)])
+                    raise Unreadable(
+                        [*self.issues, too_deep(_path(stack), event.start_mark, MAX_DEPTH)]
+                    )
                 is_map = cls is MappingStartEvent
                 tag = event.tag
-                if tag is not None and tag != "!" and tag != _TAG + ("map" if is_map else "seq"):
-                    self._issue(stack, event, _bad_tag(tag))
+                if tag is not None and tag != "!" and tag != TAG + ("map" if is_map else "seq"):
+                    self._issue(stack, event.start_mark, bad_tag(tag))
                 anchor = event.anchor
                 if anchor is not None:
                     self.open_anchors.add(anchor)
-                frame = _Frame(
-                    is_map, event.start_mark, anchor, self._path(stack) if locate else ()
-                )
+                frame = _Frame(is_map, event.start_mark, anchor)
                 if not is_map and len(stack) == 1 and stack[0].key == "tasks":
                     frame.tasks = True
                 stack.append(frame)
@@ -325,7 +240,7 @@ class _Builder:
                 frame = stack.pop()
                 value = frame.value
                 if frame.merges is not None:
-                    value = self._merged(frame, value)
+                    value = _merged(frame, value)
                 if frame.anchor is not None:
                     self.open_anchors.discard(frame.anchor)
                     self._define(frame.anchor, value)
@@ -334,7 +249,7 @@ class _Builder:
                 value = self._alias(event, stack)
                 mark = event.start_mark
             else:  # pragma: no cover - a parser sends nothing else inside a document
-                raise Unreadable([*self.issues, Issue((), _pos(event.start_mark), "bad YAML")])
+                raise Unreadable([*self.issues, Issue((), pos(event.start_mark), "bad YAML")])
 
             if not stack:
                 return value
@@ -350,19 +265,22 @@ class _Builder:
                 elif key is not _DROP:
                     top.value[key] = value
             else:
-                items = top.value
-                if locate:
-                    self.positions[(*top.path, len(items))] = _pos(mark)
                 if top.tasks:
-                    self.task_positions.append(_pos(mark))
-                items.append(value)
+                    self.task_positions.append(pos(mark))
+                top.value.append(value)
 
     # -- pieces of the loop ----------------------------------------------------------------------
+
+    def _tagged(self, event: Any, stack: list[_Frame]) -> JSON:
+        value, message = tagged(event.tag, event.value)
+        if message is not None:
+            self._issue(stack, event.start_mark, message)
+        return value
 
     def _key(self, frame: _Frame, key: JSON, mark: Any, stack: list[_Frame]) -> None:
         if key is _MERGE:
             if frame.merges is not None:
-                self._issue_at(stack, mark, "a second merge key '<<' in the same mapping")
+                self._issue(stack, mark, "a second merge key '<<' in the same mapping")
                 frame.key = _DROP
                 return
             frame.merges = []
@@ -370,25 +288,20 @@ class _Builder:
             frame.key = _MERGE
             return
         if type(key) is not str:
-            self._issue_at(stack, mark, _not_a_string_key(key))
+            self._issue(stack, mark, not_a_string_key(key))
             frame.key = _DROP
             return
         first = frame.keys.get(key)
         if first is not None:
-            line = first.line + 1
-            self._issue_at(
-                stack,
-                mark,
-                f"duplicate key {_quote(shorten(key))} (first written at line {line}); YAML would "
-                "silently keep only the last one",
-                key=key,
+            message = (
+                f"duplicate key {quote(shorten(key))} (first written at line {first.line + 1}); "
+                "YAML would silently keep only the last one"
             )
+            self._issue(stack, mark, message, key=key)
             frame.key = _DROP
             return
         frame.keys[key] = mark
         frame.key = key
-        if self.locate:
-            self.positions[(*frame.path, key)] = _pos(mark)
 
     def _merge_source(self, frame: _Frame, value: JSON, mark: Any, stack: list[_Frame]) -> None:
         assert frame.merges is not None
@@ -397,23 +310,11 @@ class _Builder:
             if type(source) is dict:
                 frame.merges.append(source)
             else:
-                self._issue_at(
-                    stack,
-                    mark,
-                    "the merge key '<<' takes a mapping (such as *anchor) or a list of mappings",
+                message = (
+                    "the merge key '<<' takes a mapping (such as *anchor) or a list of mappings"
                 )
+                self._issue(stack, mark, message)
                 return
-
-    def _merged(self, frame: _Frame, explicit: dict[str, JSON]) -> dict[str, JSON]:
-        merged: dict[str, JSON] = {}
-        for source in frame.merges or ():
-            for key, value in source.items():
-                if key not in merged and key not in explicit:
-                    merged[key] = value
-                    if self.locate:
-                        self.positions.setdefault((*frame.path, key), _pos(frame.merge_mark))
-        merged.update(explicit)
-        return merged
 
     def _define(self, anchor: str, value: JSON) -> None:
         self.anchors[anchor] = value
@@ -422,11 +323,13 @@ class _Builder:
     def _alias(self, event: Any, stack: list[_Frame]) -> JSON:
         name = event.anchor
         if name in self.open_anchors:
-            self._issue(stack, event, f"the alias *{name} is inside its own anchor &{name}")
+            message = f"the alias *{name} is inside its own anchor &{name}"
+            self._issue(stack, event.start_mark, message)
             return None
-        value = self.anchors.get(name, _MISSING)
-        if value is _MISSING:
-            self._issue(stack, event, f"the alias *{name} has no anchor &{name} before it")
+        value = self.anchors.get(name, MISSING)
+        if value is MISSING:
+            message = f"the alias *{name} has no anchor &{name} before it"
+            self._issue(stack, event.start_mark, message)
             return None
         size = self.sizes.get(name)
         if size is None:
@@ -436,160 +339,44 @@ class _Builder:
         if self.count > MAX_VALUES:
             raise self._too_many(stack, event)
         if len(stack) + depth > MAX_DEPTH:
-            raise Unreadable([*self.issues, self._too_deep(self._path(stack), event)])
+            raise Unreadable([*self.issues, too_deep(_path(stack), event.start_mark, MAX_DEPTH)])
         return copy_json(value)
-
-    def _number(self, raw: str, stack: list[_Frame], event: Any) -> JSON:
-        if _INT.match(raw):
-            if len(raw) > _MAX_DIGITS:
-                self._issue(stack, event, "the number has too many digits")
-                return None
-            return int(raw)
-        if _FLOAT.match(raw):
-            number = float(raw)
-            if math.isfinite(number):
-                return number
-            self._issue(stack, event, f"{shorten(raw)} is too large for a JSON number")
-            return None
-        if _SPECIAL_FLOAT.match(raw):
-            self._issue(stack, event, f"{raw} is not a JSON number (JSON has no infinity nor NaN)")
-            return None
-        return raw
-
-    def _tagged(self, tag: str, raw: str, stack: list[_Frame], event: Any) -> JSON:
-        if tag == "!" or tag == _TAG + "str":
-            return raw
-        kind = tag[len(_TAG) :] if tag.startswith(_TAG) else None
-        if kind in ("int", "float", "bool", "null"):
-            value = _PLAIN.get(raw, _MISSING)
-            if value is _MISSING:
-                value = self._number(raw, stack, event) if raw and raw[0] in _NUMBER_START else raw
-            ok = {
-                "int": type(value) is int,
-                "float": type(value) in (int, float),
-                "bool": type(value) is bool,
-                "null": value is None,
-            }[kind]
-            if ok:
-                return float(value) if kind == "float" else value
-            shown = _quote(shorten(raw))
-            self._issue(stack, event, f"{shown} is not a valid {tag_name(tag)} value")
-            return raw
-        self._issue(stack, event, _bad_tag(tag))
-        return raw
 
     # -- problems --------------------------------------------------------------------------------
 
-    def _path(self, stack: list[_Frame]) -> Path:
-        """The path of the value being read: the open mappings' keys and the lists' next index
-        (a mapping waiting for a key adds nothing)."""
-        if not stack:
-            return ()
-        top = stack[-1]
-        waiting = top.is_map and top.key is _EXPECT_KEY
-        if self.locate:
-            return top.path if waiting else (*top.path, _step(top))
-        path = [_step(frame) for frame in stack]
-        if waiting:
-            path.pop()
-        return tuple(path)
-
-    def _issue(self, stack: list[_Frame], event: Any, message: str) -> None:
-        self._issue_at(stack, event.start_mark, message)
-
-    def _issue_at(
+    def _issue(
         self, stack: list[_Frame], mark: Any, message: str, *, key: str | None = None
     ) -> None:
-        if self.locate:
-            return
-        where = self._path(stack) if stack else ()
+        where = _path(stack)
         if key is not None:
             where = (*where, key)
-        self.issues.append(Issue(where, _pos(mark), message))
+        self.issues.append(Issue(where, pos(mark), message))
 
     def _too_many(self, stack: list[_Frame], event: Any) -> Unreadable:
-        return Unreadable(
-            [
-                *self.issues,
-                Issue(
-                    self._path(stack) if stack else (),
-                    _pos(event.start_mark),
-                    f"the file expands to more than {MAX_VALUES:,} values; refusing to read "
-                    "further (aliases that repeat big anchors many times, an alias bomb?)",
-                ),
-            ]
+        message = (
+            f"the file expands to more than {MAX_VALUES:,} values; refusing to read further "
+            "(aliases that repeat big anchors many times, an alias bomb?)"
         )
-
-    def _too_deep(self, path: Path, event: Any = None, pos: Pos | None = None) -> Issue:
-        return Issue(
-            path,
-            _pos(event.start_mark) if event is not None else pos,
-            f"mappings and lists are nested more than {MAX_DEPTH} levels deep",
-        )
-
-    def _syntax_issue(self, exc: yaml.MarkedYAMLError) -> Issue:
-        mark = exc.problem_mark or exc.context_mark
-        pos = _pos(mark) if mark is not None else None
-        problem = exc.problem or "invalid YAML"
-        if pos is not None and self._char_at(pos) == "\t":
-            return Issue((), pos, "a tab character here; YAML indents with spaces only")
-        if "exceeded maximum nesting depth" in problem:
-            return Issue(
-                (), pos, f"mappings and lists are nested more than {MAX_DEPTH} levels deep"
-            )
-        message = f"YAML syntax error: {problem}"
-        if exc.context:
-            context = exc.context
-            if exc.context_mark is not None and exc.context_mark is not mark:
-                context += f" at line {exc.context_mark.line + 1}"
-            message += f" ({context})"
-            if "flow" in context and pos is not None and "${" in self._line(pos[0]):
-                message += "; inside [...] or {...}, quote a string that holds ${...}"
-        return Issue((), pos, message)
-
-    def _reader_issue(self, exc: yaml.reader.ReaderError) -> Issue:
-        # Find the character again: libyaml and PyYAML count offsets differently.
-        found = _NON_PRINTABLE.search(self.text)
-        if found is None:  # pragma: no cover - the readers refuse nothing else once UTF-8 is valid
-            return Issue((), None, f"the file cannot be read as YAML: {exc.reason}")
-        head = self.text[: found.start()]
-        lines = _BREAKS.split(head)
-        code = f"{ord(found.group()):04X}"
-        return Issue(
-            (),
-            (len(lines), len(lines[-1]) + 1),
-            f"the control character U+{code} is not allowed in YAML; remove it, or write it "
-            f'escaped in a double-quoted string ("\\u{code}")',
-        )
-
-    def _line(self, line: int) -> str:
-        lines = _BREAKS.split(self.text)
-        return lines[line - 1] if 0 < line <= len(lines) else ""
-
-    def _char_at(self, pos: Pos) -> str:
-        text = self._line(pos[0])
-        return text[pos[1] - 1] if pos[1] <= len(text) else ""
+        return Unreadable([*self.issues, Issue(_path(stack), pos(event.start_mark), message)])
 
 
-_BREAKS = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-_NON_PRINTABLE = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
-_EMPTY = "the file is empty; a task file is a mapping with 'version: 1' and 'tasks'"
+def _merged(frame: _Frame, explicit: dict[str, JSON]) -> dict[str, JSON]:
+    merged: dict[str, JSON] = {}
+    for source in frame.merges or ():
+        for key, value in source.items():
+            if key not in merged and key not in explicit:
+                merged[key] = value
+    merged.update(explicit)
+    return merged
 
 
-def _bad_tag(tag: str) -> str:
-    return (
-        f"the tag {tag_name(tag)} is not allowed: a task file holds only JSON values (strings, "
-        "numbers, booleans, null, mappings, lists) and tags are never executed"
-    )
-
-
-def _not_a_string_key(key: JSON) -> str:
-    if isinstance(key, dict | list):
-        return "a key must be a string, not a " + ("mapping" if isinstance(key, dict) else "list")
-    shown = "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key)
-    return f'the key {shown} is not a string; quote it ("{shown}"): JSON keys are strings'
+def _path(stack: list[_Frame]) -> Path:
+    """The path of the value being read: the open mappings' keys and the lists' next index
+    (a mapping waiting for a key adds nothing)."""
+    path = [_step(frame) for frame in stack]
+    if stack and stack[-1].is_map and stack[-1].key is _EXPECT_KEY:
+        path.pop()
+    return tuple(path)
 
 
 def _step(frame: _Frame) -> str | int:
@@ -604,20 +391,17 @@ def _step(frame: _Frame) -> str | int:
 def _measure(value: JSON) -> tuple[int, int]:
     """(number of values, nesting depth of mappings and lists) of ``value``."""
     if type(value) is dict:
-        count, depth = 1, 0
-        for item in value.values():
-            c, d = _measure(item)
-            count += c
-            depth = max(depth, d)
-        return count, depth + 1
-    if type(value) is list:
-        count, depth = 1, 0
-        for item in value:
-            c, d = _measure(item)
-            count += c
-            depth = max(depth, d)
-        return count, depth + 1
-    return 1, 0
+        items: Any = value.values()
+    elif type(value) is list:
+        items = value
+    else:
+        return 1, 0
+    count, depth = 1, 0
+    for item in items:
+        c, d = _measure(item)
+        count += c
+        depth = max(depth, d)
+    return count, depth + 1
 
 
 def copy_json(value: JSON) -> JSON:

@@ -70,8 +70,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--js-numbers",
-        action="store_true",
-        help="answer as JavaScript does: a float with no fraction (5.0) comes back as 5",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="answer as JavaScript does, a float with no fraction (5.0) coming back as 5 "
+        "(default; --no-js-numbers answers floats as they were sent)",
     )
     parser.add_argument("--no-request-log", action="store_true", help="keep no request log")
 

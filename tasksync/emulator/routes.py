@@ -103,24 +103,27 @@ class Resource:
 # -- the resources -------------------------------------------------------------------------------
 
 
-class ActorTaskRoutes(Resource):
-    """``/v2/actor-tasks``."""
+class Collection(Resource):
+    """A collection the API lists, creates in, and reads, updates and deletes by ID or
+    ``username~name``: the same handlers for every such resource, over its own store."""
+
+    base = ""
+
+    def store(self) -> Any:
+        raise NotImplementedError
 
     def table(self) -> list[Route]:
-        base = "/v2/actor-tasks"
         return [
-            Route("GET", base, self.page),
-            Route("POST", base, self.create),
-            Route("GET", base + "/{ref}", self.get),
-            Route("PUT", base + "/{ref}", self.update),
-            Route("DELETE", base + "/{ref}", self.delete),
-            Route("GET", base + "/{ref}/input", self.get_input),
-            Route("PUT", base + "/{ref}/input", self.update_input),
+            Route("GET", self.base, self.page),
+            Route("POST", self.base, self.create),
+            Route("GET", self.base + "/{ref}", self.get),
+            Route("PUT", self.base + "/{ref}", self.update),
+            Route("DELETE", self.base + "/{ref}", self.delete),
         ]
 
     async def page(self, request: web.Request) -> web.Response:
         query = request.query
-        page = self.state.actor_tasks.page(
+        page = self.store().page(
             self.user(request),
             offset=int_param(query, "offset", 0),
             limit=int_param(query, "limit", 0),
@@ -129,22 +132,38 @@ class ActorTaskRoutes(Resource):
         return self.answer({"data": page})
 
     async def create(self, request: web.Request) -> web.Response:
-        task = self.state.actor_tasks.create(self.writer(request), self.body(request))
-        location = f"{request.scheme}://{request.host}/v2/actor-tasks/{task['id']}"
-        return self.answer({"data": task}, 201, {"Location": location})
+        created = self.store().create(self.writer(request), self.body(request))
+        location = f"{request.scheme}://{request.host}{self.base}/{created['id']}"
+        return self.answer({"data": created}, 201, {"Location": location})
 
     async def get(self, request: web.Request) -> web.Response:
-        task = self.state.actor_tasks.get(self.user(request), request.match_info["ref"])
-        return self.answer({"data": task})
+        found = self.store().get(self.user(request), request.match_info["ref"])
+        return self.answer({"data": found})
 
     async def update(self, request: web.Request) -> web.Response:
         user = self.writer(request)
-        task = self.state.actor_tasks.update(user, request.match_info["ref"], self.body(request))
-        return self.answer({"data": task})
+        ref = request.match_info["ref"]
+        return self.answer({"data": self.store().update(user, ref, self.body(request))})
 
     async def delete(self, request: web.Request) -> web.Response:
-        self.state.actor_tasks.delete(self.writer(request), request.match_info["ref"])
+        self.store().delete(self.writer(request), request.match_info["ref"])
         return web.Response(status=204)
+
+
+class ActorTaskRoutes(Collection):
+    """``/v2/actor-tasks``, and each task's ``/input``."""
+
+    base = "/v2/actor-tasks"
+
+    def store(self) -> Any:
+        return self.state.actor_tasks
+
+    def table(self) -> list[Route]:
+        return [
+            *super().table(),
+            Route("GET", self.base + "/{ref}/input", self.get_input),
+            Route("PUT", self.base + "/{ref}/input", self.update_input),
+        ]
 
     async def get_input(self, request: web.Request) -> web.Response:
         ref = request.match_info["ref"]
@@ -191,47 +210,16 @@ class ActorRoutes(Resource):
         return self.answer({"valid": True})
 
 
-class ScheduleRoutes(Resource):
-    """``/v2/schedules``."""
+class ScheduleRoutes(Collection):
+    """``/v2/schedules``, and each schedule's ``/log``."""
+
+    base = "/v2/schedules"
+
+    def store(self) -> Any:
+        return self.state.schedules
 
     def table(self) -> list[Route]:
-        base = "/v2/schedules"
-        return [
-            Route("GET", base, self.page),
-            Route("POST", base, self.create),
-            Route("GET", base + "/{ref}", self.get),
-            Route("PUT", base + "/{ref}", self.update),
-            Route("DELETE", base + "/{ref}", self.delete),
-            Route("GET", base + "/{ref}/log", self.log),
-        ]
-
-    async def page(self, request: web.Request) -> web.Response:
-        query = request.query
-        page = self.state.schedules.page(
-            self.user(request),
-            offset=int_param(query, "offset", 0),
-            limit=int_param(query, "limit", 0),
-            desc=bool_param(query, "desc"),
-        )
-        return self.answer({"data": page})
-
-    async def create(self, request: web.Request) -> web.Response:
-        schedule = self.state.schedules.create(self.writer(request), self.body(request))
-        location = f"{request.scheme}://{request.host}/v2/schedules/{schedule['id']}"
-        return self.answer({"data": schedule}, 201, {"Location": location})
-
-    async def get(self, request: web.Request) -> web.Response:
-        schedule = self.state.schedules.get(self.user(request), request.match_info["ref"])
-        return self.answer({"data": schedule})
-
-    async def update(self, request: web.Request) -> web.Response:
-        user = self.writer(request)
-        ref = request.match_info["ref"]
-        return self.answer({"data": self.state.schedules.update(user, ref, self.body(request))})
-
-    async def delete(self, request: web.Request) -> web.Response:
-        self.state.schedules.delete(self.writer(request), request.match_info["ref"])
-        return web.Response(status=204)
+        return [*super().table(), Route("GET", self.base + "/{ref}/log", self.log)]
 
     async def log(self, request: web.Request) -> web.Response:
         """The schedule's invocations: none, since the emulator never runs anything."""

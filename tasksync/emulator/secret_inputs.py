@@ -1,10 +1,12 @@
 """Secret inputs: values under an Actor's secret input keys are stored "encrypted".
 
-As on Apify, a string is stored as ``ENCRYPTED_VALUE:<parts>`` and an object or array as
-``ENCRYPTED_JSON:<parts>`` (base64 parts: a schema hash, then the sealed value); a value already
-in either form is stored unchanged. Like Apify's, the ciphertext differs on every save; the
-emulator remembers each plaintext, so a test can read it back (``plaintext``) and prove that no
-plaintext reached the API.
+As Apify does (apify-shared-js ``input_secrets``): a string is stored as
+``ENCRYPTED_VALUE:<schemaHash>:<ciphertext>``, an object or array as
+``ENCRYPTED_JSON:<schemaHash>:<ciphertext>``; the ciphertext differs on every save. A value that
+is already in that form is stored unchanged, so a client can send back what it read; but when
+the field's schema changed since it was encrypted (``change_schema``), the old value is refused
+with Apify's ``secretFieldSchemaChanged`` message. The emulator remembers each plaintext, so a
+test can read it back (``plaintext``) and prove that no plaintext reached the API.
 """
 
 from __future__ import annotations
@@ -18,10 +20,17 @@ import secrets
 from collections.abc import Iterable
 
 from tasksync.emulator.core import JSON, Core
+from tasksync.emulator.errors import InvalidInput
 
 ENCRYPTED_PREFIX = "ENCRYPTED_VALUE:"
 ENCRYPTED_JSON_PREFIX = "ENCRYPTED_JSON:"
 _PREFIXES = (ENCRYPTED_PREFIX, ENCRYPTED_JSON_PREFIX)
+
+SCHEMA_CHANGED = (
+    "The field schema.properties.{key} is a secret field, but its schema has changed. Please "
+    "update the value in the input editor."
+)
+"""Apify's message ``inputSchema.validation.secretFieldSchemaChanged``."""
 
 
 class SecretInputs:
@@ -32,20 +41,31 @@ class SecretInputs:
 
     def clear(self) -> None:
         self._plaintexts: dict[str, JSON] = {}
+        self._versions: dict[tuple[str, str], int] = {}
 
-    def protect(self, keys: Iterable[str], value: JSON) -> JSON:
-        """``value`` with plaintext values under ``keys`` encrypted (a new dict if any)."""
+    def change_schema(self, actor_id: str, key: str) -> None:
+        """The schema of a secret field changed: values encrypted before no longer validate."""
+        with self._core.lock:
+            self._versions[(actor_id, key)] = self._versions.get((actor_id, key), 0) + 1
+
+    def protect(self, actor_id: str, keys: Iterable[str], value: JSON) -> JSON:
+        """``value`` with plaintext values under ``keys`` encrypted (a new dict if any).
+        Raises ``InvalidInput`` for an encrypted value made under an older field schema."""
         if not isinstance(value, dict):
             return value
         result: dict[str, JSON] | None = None
         for key in keys:
             plain = value.get(key)
+            if not isinstance(plain, str | dict | list):
+                continue  # Apify's secret fields are strings, objects or arrays
+            schema = self._schema_hash(actor_id, key)
             if isinstance(plain, str) and plain.startswith(_PREFIXES):
-                continue  # already encrypted: kept as it is
-            if isinstance(plain, str | dict | list):
-                if result is None:
-                    result = dict(value)
-                result[key] = self._encrypt(plain)
+                if plain.split(":", 2)[1] != schema:
+                    raise InvalidInput(SCHEMA_CHANGED.format(key=key))
+                continue  # already encrypted: stored unchanged
+            if result is None:
+                result = dict(value)
+            result[key] = self._encrypt(plain, schema)
         return value if result is None else result
 
     def plaintext(self, encrypted: str) -> JSON:
@@ -55,16 +75,15 @@ class SecretInputs:
         except KeyError:
             raise KeyError("this value was never encrypted by this emulator") from None
 
-    def _encrypt(self, plaintext: JSON) -> str:
-        is_text = isinstance(plaintext, str)
-        raw = plaintext if is_text else json.dumps(plaintext, sort_keys=True)
+    def _schema_hash(self, actor_id: str, key: str) -> str:
+        version = self._versions.get((actor_id, key), 0)
+        return hashlib.sha256(f"{actor_id}/{key}/{version}".encode()).hexdigest()[:10]
+
+    def _encrypt(self, plaintext: JSON, schema: str) -> str:
+        prefix = ENCRYPTED_PREFIX if isinstance(plaintext, str) else ENCRYPTED_JSON_PREFIX
+        text = plaintext if isinstance(plaintext, str) else json.dumps(plaintext)
         nonce = self._core.rng.randbytes(8)
-        digest = hmac.new(self._key, nonce + raw.encode(), hashlib.sha256).digest()
-        schema_hash = base64.b64encode(digest[24:30]).decode()
-        sealed = base64.b64encode(nonce + digest[:24]).decode()
-        if is_text:
-            encrypted = ENCRYPTED_PREFIX + sealed
-        else:
-            encrypted = f"{ENCRYPTED_JSON_PREFIX}{schema_hash}:{sealed}"
-        self._plaintexts[encrypted] = copy.deepcopy(plaintext)
+        digest = hmac.new(self._key, nonce + text.encode(errors="surrogatepass"), hashlib.sha256)
+        encrypted = f"{prefix}{schema}:{base64.b64encode(nonce + digest.digest()[:24]).decode()}"
+        self._plaintexts[encrypted] = plaintext
         return encrypted

@@ -39,8 +39,9 @@ class EmulatorSettings:
     """When set, 429 answers from the rate limiter carry ``Retry-After`` (Apify sends none)."""
     max_tasks_per_user: int | None = None
     """Apify's limit is 5000 (403 ``too-many-actor-tasks``); off by default for benchmarks."""
-    js_numbers: bool = False
-    """Answer as a JavaScript server does: an integral float (``5.0``) is rendered ``5``."""
+    js_numbers: bool = True
+    """Answer as a JavaScript server does: an integral float (``5.0``) is rendered ``5``. On by
+    default, because Apify's API is a Node.js service; off answers a float as it was sent."""
     log_requests: bool = True
     seed: int = 0
     """Seeds the fault RNG and the ID generator, so a run can be repeated."""

@@ -216,6 +216,14 @@ class EmulatorState:
         """The plaintext that was stored as ``encrypted`` (``KeyError`` if it never was)."""
         return self.secrets.plaintext(encrypted)
 
+    def change_secret_schema(self, actor_ref: str, key: str) -> None:
+        """The Actor's input schema changed for secret field ``key``: values encrypted before
+        are refused when sent back (``secretFieldSchemaChanged``), until sent in clear again."""
+        actor = self.actors.find(actor_ref)
+        if actor is None:
+            raise KeyError(actor_ref)
+        self.secrets.change_schema(actor.id, key)
+
     def dump(self) -> dict[str, JSON]:
         """Everything, for the control plane (tokens left out)."""
         with self.core.lock:

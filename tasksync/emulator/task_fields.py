@@ -19,6 +19,9 @@ Rules = Mapping[str, tuple[Callable[[object], bool], str]]
 
 
 def _is_int(value: object) -> TypeGuard[int]:
+    """An integer as JavaScript sees it (``Number.isInteger``): ``5.0`` is one."""
+    if isinstance(value, float):
+        return value.is_integer()
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -35,7 +38,7 @@ def _is_bool(value: object) -> bool:
 
 
 def _check_memory(value: object) -> bool:
-    return _is_int(value) and 128 <= value <= 32768 and value & (value - 1) == 0
+    return _is_int(value) and 128 <= value <= 32768 and int(value) & (int(value) - 1) == 0
 
 
 OPTION_RULES: Rules = {

@@ -165,7 +165,7 @@ class ActorTasks:
                 "stats": {"totalRuns": 0},
                 "options": without_nulls(fields.get("options")),
                 "input": self._secrets.protect(
-                    actor.secret_keys, raw_input if raw_input is not None else {}
+                    actor.id, actor.secret_keys, raw_input if raw_input is not None else {}
                 ),
                 "title": fields.get("title"),
                 "description": fields.get("description"),
@@ -257,7 +257,8 @@ class ActorTasks:
     # -- helpers -------------------------------------------------------------------------------
 
     def _protect(self, task: Task, value: JSON) -> JSON:
-        return self._secrets.protect(self._actors.by_id(task["actId"]).secret_keys, value)
+        actor = self._actors.by_id(task["actId"])
+        return self._secrets.protect(actor.id, actor.secret_keys, value)
 
     def _free_name(self, user: User, base: str) -> str:
         base = base[:58].rstrip("-")

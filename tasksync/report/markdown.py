@@ -20,7 +20,7 @@ from tasksync.report.grouping import Group, group_updates
 from tasksync.report.outcome import Report, totals_of
 from tasksync.report.outcome import not_started as stopped_before
 from tasksync.report.predict import name_list, predictions
-from tasksync.report.valuediff import field_lines
+from tasksync.report.valuediff import field_lines, secret_lines
 from tasksync.text import plural, visible
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ Block = tuple[str, Callable[[], str]]
 
 
 def _utf8(text: str) -> int:
-    return len(text.encode("utf-8"))
+    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def fit(
@@ -71,11 +71,14 @@ def fit(
     return "".join(out).rstrip() + "\n"
 
 
-def diff_block(changes: tuple[FieldChange, ...]) -> str:
+def diff_block(changes: tuple[FieldChange, ...], secrets: Mapping[str, str] | None = None) -> str:
     body = "\n".join(
-        _MD_SIGN[line.sign] + " " + "  " * line.depth + line.text
-        for change in changes
-        for line in field_lines(change)
+        [
+            _MD_SIGN[line.sign] + " " + "  " * line.depth + line.text
+            for change in changes
+            for line in field_lines(change)
+        ]
+        + secret_lines(secrets or {})
     )
     fence = "```"
     while fence in body:
@@ -83,12 +86,17 @@ def diff_block(changes: tuple[FieldChange, ...]) -> str:
     return f"{fence}diff\n{body}\n{fence}\n"
 
 
-def details(summary: str, changes: tuple[FieldChange, ...]) -> str:
-    return f"<details><summary>{summary}</summary>\n\n{diff_block(changes)}\n</details>\n\n"
+def details(
+    summary: str, changes: tuple[FieldChange, ...], secrets: Mapping[str, str] | None = None
+) -> str:
+    block = diff_block(changes, secrets)
+    return f"<details><summary>{summary}</summary>\n\n{block}\n</details>\n\n"
 
 
-def _with_details(text: str, summary: str, changes: tuple[FieldChange, ...]) -> str:
-    return text + details(summary, changes)
+def _with_details(
+    text: str, summary: str, changes: tuple[FieldChange, ...], secrets: Mapping[str, str]
+) -> str:
+    return text + details(summary, changes, secrets)
 
 
 def _code(key: str) -> str:
@@ -127,6 +135,13 @@ def plan_markdown(plan: Plan, *, budget: int = COMMENT_BUDGET) -> str:
 
 
 def _counts_table(c: dict[str, int]) -> list[str]:
+    if "delete" in c:  # the file owns resources (prune:)
+        return [
+            "| create | update | delete | unchanged | errors |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {c['create']} | {c['update']} | {c['delete']} | {c['noop']} | {c['error']} |",
+            "",
+        ]
     return [
         "| create | update | unchanged | errors |",
         "|---:|---:|---:|---:|",
@@ -145,15 +160,29 @@ _KINDS: dict[str, Callable[[int], str]] = {
         n, "change shared by schedules", "changes shared by schedules"
     ),
     "schedule": lambda n: plural(n, "schedule's changes", "schedules' changes"),
+    "deletion": lambda n: plural(n, "deletion"),
+    "schedule-deletion": lambda n: plural(n, "schedule deletion"),
 }
 
 
 def _plan_blocks(plan: Plan) -> Iterator[Block]:
     yield from _change_blocks(plan.changes, plan.stale, "task")
-    if plan.schedules:
+    yield from _deletion_blocks(plan.deletions, "deletion")
+    if plan.schedules or plan.schedule_deletions:
         section = "#### Schedules\n\n" + "\n".join(_counts_table(plan.schedule_counts)) + "\n"
         yield "schedules", partial(str, section)
         yield from _change_blocks(plan.schedules, plan.schedule_stale, "schedule")
+        yield from _deletion_blocks(plan.schedule_deletions, "schedule-deletion")
+
+
+def _deletion_blocks(changes: Sequence[TaskChange], kind: str) -> Iterator[Block]:
+    """A line per deletion (a refused one is a plan error)."""
+    for change in changes:
+        if change.action is Action.DELETE:
+            text = f"- :wastebasket: delete `{_escape(change.key)}`\n"
+        else:
+            text = f"- :x: `{_escape(change.key)}`: {_escape(change.error or '')}\n"
+        yield kind, partial(str, text)
 
 
 def _change_blocks(
@@ -181,7 +210,7 @@ def _change_blocks(
         summary += f", and {shared:,} shared above)" if shared else ")"
         if change.key in stale:
             summary += " (stale)"
-        yield noun, partial(details, summary, own)
+        yield noun, partial(details, summary, own, change.secret_fields)
 
 
 def _group(group: Group, noun: str) -> str:
@@ -244,11 +273,13 @@ def _report_blocks(report: Report) -> Iterator[Block]:
             continue
         summary = f"{r.status.value} {_code(r.key)}"
         text = f"- {summary}: {_escape(r.error)}\n" if r.error else ""
-        if r.changes:
+        if r.changes or r.secret_fields:
             what = f"{summary} ({plural(len(r.changes), 'change')})"
-            yield kind, partial(_with_details, text, what, r.changes)
+            yield kind, partial(_with_details, text, what, r.changes, r.secret_fields)
         elif text:
             yield kind, partial(str, text)
+        elif r.status is Status.DELETED:
+            yield kind, partial(str, f"- {summary}\n")
     if not_started:
         why = "the run was interrupted" if report.interrupted else "the run stopped"
         line = f"- {not_started} more not started: {why}\n"

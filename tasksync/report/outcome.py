@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tasksync.model import Status, TaskResult
+from tasksync.secrets import secret_fields_json
 
 REPORT_FORMAT_VERSION = 1
 
@@ -46,7 +47,7 @@ class Report:
             not self.interrupted
             and self.error is None
             and all(
-                r.status in (Status.UNCHANGED, Status.UPDATED, Status.CREATED)
+                r.status in (Status.UNCHANGED, Status.UPDATED, Status.CREATED, Status.DELETED)
                 for r in (*self.results, *self.schedules)
             )
         )
@@ -90,9 +91,15 @@ def not_started(report: Report, result: TaskResult) -> bool:
 
 
 def totals_of(results: list[TaskResult]) -> dict[str, int]:
-    """How many of ``results`` ended in each status (every status named, in order)."""
+    """How many of ``results`` ended in each status (every status named, in order; ``deleted``
+    only when the run had deletions to make)."""
     found = Counter(r.status.value for r in results)
-    return {status.value: found.get(status.value, 0) for status in Status}
+    deletes = any(r.deletion for r in results)
+    return {
+        status.value: found.get(status.value, 0)
+        for status in Status
+        if deletes or status is not Status.DELETED
+    }
 
 
 def _result_json(result: TaskResult) -> dict[str, Any]:
@@ -101,9 +108,12 @@ def _result_json(result: TaskResult) -> dict[str, Any]:
         "id": result.task_id,
         "status": result.status.value,
         "changes": [c.to_json() for c in result.changes],
+        "secretFields": secret_fields_json(result.secret_fields),
         "attempts": result.attempts,
         "durationSecs": round(result.duration, 4),
     }
+    if result.deletion:
+        out["deletion"] = True
     if result.error is not None:
         out["error"] = {"type": result.error_type, "message": result.error}
     return out

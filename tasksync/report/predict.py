@@ -59,6 +59,16 @@ def predictions(plan: Plan, quote: str = "") -> list[tuple[str, str]]:
                     "--create-missing (to plan and apply).",
                 )
             )
+    gone = [*p.skipped_deletions, *(f"schedule {k}" for k in p.skipped_schedule_deletions)]
+    if gone:
+        out.append(
+            (
+                "warning",
+                f"apply would skip {plural(len(gone), 'deletion')} "
+                f"({name_list(gone, quote=quote)}): deletions are applied only with --prune (to "
+                "plan and apply).",
+            )
+        )
     sent = [f"{s.key} {s.path} ({s.template})" for s in p.secrets]
     sent += [f"schedule {s.key} {s.path} ({s.template})" for s in p.schedule_secrets]
     if sent:

@@ -11,7 +11,7 @@ from tasksync.model import Action, FieldChange, Status, TaskChange
 from tasksync.report.grouping import Group, group_updates
 from tasksync.report.outcome import Report, not_started, totals_of
 from tasksync.report.predict import name_list, predictions
-from tasksync.report.valuediff import Line, field_lines
+from tasksync.report.valuediff import Line, field_lines, secret_lines
 from tasksync.text import plural, visible
 
 if TYPE_CHECKING:  # renderers only read a Plan; the report does not depend on planning
@@ -32,13 +32,15 @@ def plan_summary(plan: Plan) -> str:
     if plan.unmanaged:
         parts.append(f"{len(plan.unmanaged)} unmanaged")
     summary = "Plan: " + ", ".join(parts) + "."
-    if plan.schedules:
+    if plan.schedules or plan.schedule_deletions:
         summary += " Schedules: " + ", ".join(_counts(plan.schedule_counts)) + "."
     return summary
 
 
 def _counts(c: dict[str, int]) -> list[str]:
     parts = [f"{c['create']} to create", f"{c['update']} to update", f"{c['noop']} unchanged"]
+    if "delete" in c:
+        parts.append(f"{c['delete']} to delete")
     if c["error"]:
         parts.append(f"{c['error']} with errors")
     return parts
@@ -56,12 +58,14 @@ def plan_text(plan: Plan, *, color: bool = False, show_unchanged: bool = False) 
     """The human diff: shared changes, one block per changed task, then the same for the
     schedules, what apply would do, and a summary line."""
     lines = _changes(plan.changes, plan.stale, "task", color, show_unchanged)
+    lines += _deletions(plan.deletions, color)
     if plan.unmanaged:
         lines.append(
             f"  unmanaged: {plural(len(plan.unmanaged), 'task')} of the account that the file "
             f"does not mention: {name_list(plan.unmanaged, 20)}"
         )
     timed = _changes(plan.schedules, plan.schedule_stale, "schedule", color, show_unchanged)
+    timed += _deletions(plan.schedule_deletions, color)
     if timed:
         lines += ["", "Schedules:", *timed] if lines else ["Schedules:", *timed]
     for level, sentence in predictions(plan):
@@ -108,7 +112,18 @@ def _changes(
         lines.append(paint(sign, head, color))
         for field_change in own:
             lines += lines_of(field_change, "    ", color)
+        lines += ["    " + line for line in secret_lines(change.secret_fields)]
     return lines
+
+
+def _deletions(changes: Sequence[TaskChange], color: bool) -> list[str]:
+    """``- janedoe~news-old (delete)`` for each deletion (a refused one is a plan error)."""
+    return [
+        paint("-", f"- {visible(c.key)} (delete)", color)
+        if c.action is Action.DELETE
+        else paint("!", f"! {visible(c.key)}: {visible(c.error or '')}", color)
+        for c in changes
+    ]
 
 
 def _group(group: Group, noun: str, color: bool) -> list[str]:
@@ -134,6 +149,8 @@ def report_text(report: Report) -> str:
             unstarted += 1  # one line for all of them: a stopped run of 10,000 tasks
         elif r.status in (Status.FAILED, Status.STALE, Status.SKIPPED):
             lines.append(f"  {r.status.value}: {r.key}: {visible(r.error or '')}")
+        elif r.status is Status.DELETED:
+            lines.append(f"  deleted: {visible(r.key)}")
     if unstarted and not report.interrupted:
         lines.append(f"  {unstarted} not started: the run stopped")
     if report.error:

@@ -19,7 +19,8 @@ terminal.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
 from tasksync.jsonutil import escape_token
@@ -60,6 +61,14 @@ def show(value: JSON) -> str:
     return shorten(dumps(value), WIDTH)
 
 
+def secret_lines(fields: Mapping[str, str]) -> list[str]:
+    """One line per secret input field that a write sends: ``kept`` (the stored encrypted value
+    sent back) or ``rotated`` (the file's value sent), always masked."""
+    return [
+        f"* {visible(path)}: {MASK} (secret {action})" for path, action in sorted(fields.items())
+    ]
+
+
 def field_lines(change: FieldChange) -> list[Line]:
     """The lines that show one field change; the first names its path."""
     if change.kind is ChangeKind.ADD:
@@ -71,6 +80,12 @@ def field_lines(change: FieldChange) -> list[Line]:
     if len(lines) > MAX_LINES:
         more = len(lines) - MAX_LINES + 1
         lines = [*lines[: MAX_LINES - 1], Line(" ", f"... {more:,} more lines", 1)]
+    # A key can hold what a terminal would obey or UTF-8 cannot encode (a lone surrogate that a
+    # JavaScript string may hold): shown escaped, as values are.
+    lines = [
+        line if line.text.isprintable() else replace(line, text=visible(line.text))
+        for line in lines
+    ]
     return lines
 
 
