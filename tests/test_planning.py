@@ -141,6 +141,7 @@ def test_a_create_sends_every_field_of_the_spec_and_lists_each_value_added() -> 
             "input": {"apiKey": "hunter2", "nested": nested},
         },
         secret_refs={"/input/apiKey": "${API_KEY}"},
+        sensitive=frozenset({"/input/apiKey"}),
     )
     change.payload["input"]["nested"]["deep"]["x"] = 2  # type: ignore[index]
     assert nested["deep"] == {"x": 1}, "the payload shares values with the spec"

@@ -5,13 +5,23 @@ rules it relies on. Written for the mutation run: see tests/README.md.)"""
 from __future__ import annotations
 
 import hashlib
+import hmac
 
 import pytest
 
 from tasksync.model import Action, TaskChange
-from tasksync.secrets import is_encrypted, redact, scrub_token, seal, secret_values, unseal
+from tasksync.secrets import (
+    is_encrypted,
+    plan_key,
+    redact,
+    scrub_token,
+    seal,
+    secret_values,
+    unseal,
+)
 
 SALT = b"0123456789abcdef"
+KEY = plan_key("apify_api_token")
 
 
 def change(payload: dict[str, object], refs: dict[str, str]) -> TaskChange:
@@ -60,14 +70,16 @@ def test_the_token_is_scrubbed_and_so_is_whatever_follows_bearer() -> None:
     assert scrub_token("nothing to hide", "") == "nothing to hide"
 
 
-def test_sealing_stores_the_template_and_a_salted_slow_hash() -> None:
+def test_sealing_stores_the_template_and_a_salted_hash_keyed_by_the_token() -> None:
     payload = {"input": {"n": 7, "key": "hunter22", "q": 1}}
     refs = {"/input/n": "${N}", "/input/key": "${API_KEY}"}
-    sealed, secrets = seal(change(payload, refs), SALT, {})
-    digest = hashlib.pbkdf2_hmac("sha256", b"hunter22", SALT, 100_000).hex()
+    sealed, secrets = seal(change(payload, refs), SALT, {}, KEY)
+    token_key = hmac.new(b"apify_api_token", b"tasksync saved plan v1", hashlib.sha256).digest()
+    assert KEY == token_key
+    digest = hmac.new(KEY, SALT + b"hunter22", hashlib.sha256).hexdigest()
     assert sealed == {"input": {"n": 7, "key": "${API_KEY}", "q": 1}}
     assert secrets == [
-        {"path": "/input/key", "template": "${API_KEY}", "hash": "pbkdf2-sha256:" + digest}
+        {"path": "/input/key", "template": "${API_KEY}", "hash": "hmac-sha256:" + digest}
     ]
     assert payload["input"]["key"] == "hunter22"  # the change itself keeps its value
 
@@ -75,28 +87,28 @@ def test_sealing_stores_the_template_and_a_salted_slow_hash() -> None:
 def test_unsealing_reads_the_values_back_or_says_why_it_cannot() -> None:
     payload = {"input": {"a": "x-hunter22", "b": "bb"}}
     refs = {"/input/a": "x-${A}", "/input/b": "${B}"}
-    sealed_payload, secrets = seal(change(payload, refs), SALT, {})
-    opened = unseal(sealed_payload, secrets, SALT, {"A": "hunter22", "B": "bb"}, {})
+    sealed_payload, secrets = seal(change(payload, refs), SALT, {}, KEY)
+    opened = unseal(sealed_payload, secrets, SALT, {"A": "hunter22", "B": "bb"}, {}, KEY)
     assert opened.payload == {"input": {"a": "x-hunter22", "b": "bb"}}
     assert opened.refs == refs
     assert opened.stale is None
 
     # The first secret cannot be read: the second is still read back.
-    missing = unseal(sealed_payload, secrets, SALT, {"B": "bb"}, {})
+    missing = unseal(sealed_payload, secrets, SALT, {"B": "bb"}, {}, KEY)
     assert missing.stale == "x-${A} cannot be read from the environment (A is not set)"
     assert missing.payload["input"]["b"] == "bb"
     assert missing.refs == refs
 
-    changed = unseal(sealed_payload, secrets, SALT, {"A": "other", "B": "bb"}, {})
+    changed = unseal(sealed_payload, secrets, SALT, {"A": "other", "B": "bb"}, {}, KEY)
     assert changed.stale == "the value of x-${A} changed since the plan was made"
 
 
 def test_unsealing_names_every_missing_variable_and_a_malformed_template() -> None:
     sealed = [{"path": "/input/a", "template": "${A}-${B}", "hash": "pbkdf2-sha256:00"}]
-    opened = unseal({"input": {"a": "${A}-${B}"}}, sealed, SALT, {}, {})
+    opened = unseal({"input": {"a": "${A}-${B}"}}, sealed, SALT, {}, {}, KEY)
     assert opened.stale == "${A}-${B} cannot be read from the environment (A, B is not set)"
     bad = [{"path": "/input/a", "template": "${1A}", "hash": "pbkdf2-sha256:00"}]
-    opened = unseal({"input": {"a": "${1A}"}}, bad, SALT, {}, {})
+    opened = unseal({"input": {"a": "${1A}"}}, bad, SALT, {}, {}, KEY)
     assert opened.stale is not None
     assert opened.stale.startswith(
         "${1A} cannot be read from the environment (${1A} is not a variable reference"
@@ -106,9 +118,9 @@ def test_unsealing_names_every_missing_variable_and_a_malformed_template() -> No
 def test_secrets_deep_in_mappings_and_lists_are_sealed_and_read_back_in_place() -> None:
     payload = {"input": {"keys": ["k-zero", "k-one-secret"], "a": {"b": {"c": "deep-secret"}}}}
     refs = {"/input/keys/1": "${ONE}", "/input/a/b/c": "${DEEP}"}
-    sealed, secrets = seal(change(payload, refs), SALT, {})
+    sealed, secrets = seal(change(payload, refs), SALT, {}, KEY)
     assert sealed == {"input": {"keys": ["k-zero", "${ONE}"], "a": {"b": {"c": "${DEEP}"}}}}
-    opened = unseal(sealed, secrets, SALT, {"ONE": "k-one-secret", "DEEP": "deep-secret"}, {})
+    opened = unseal(sealed, secrets, SALT, {"ONE": "k-one-secret", "DEEP": "deep-secret"}, {}, KEY)
     assert opened.payload == payload and opened.stale is None
 
 

@@ -24,9 +24,10 @@ from tasksync.model import (
 )
 from tasksync.plan import Plan, make_plan
 from tasksync.prediction import Prediction
-from tasksync.secrets import MASK
+from tasksync.secrets import MASK, plan_key
 
 URL = "https://api.example.test"
+KEY = plan_key("apify_api_token")
 
 
 def update(key: str, task_id: str, title: str = "new") -> TaskChange:
@@ -78,7 +79,7 @@ def checksum(doc: dict[str, Any]) -> str:
 
 
 def saved(plan: Plan) -> dict[str, Any]:
-    doc: dict[str, Any] = json.loads(json.dumps(plan.to_json()))
+    doc: dict[str, Any] = json.loads(json.dumps(plan.to_json(key=KEY)))
     return doc
 
 
@@ -89,7 +90,7 @@ def resealed(doc: dict[str, Any]) -> dict[str, Any]:
 
 def refusal(doc: Any) -> str:
     with pytest.raises(PlanFileError) as caught:
-        Plan.from_json(doc, environ={})
+        Plan.from_json(doc, environ={}, key=KEY)
     return str(caught.value)
 
 
@@ -119,7 +120,7 @@ def test_a_plan_without_schedules_or_unmanaged_list_keeps_the_first_format() -> 
 
 def test_a_saved_plan_loads_back_as_it_was() -> None:
     plan = full_plan()
-    loaded = Plan.from_json(saved(plan), environ={})
+    loaded = Plan.from_json(saved(plan), environ={}, key=KEY)
     # Only the list of unmanaged tasks is for the reader alone; it is not loaded back.
     assert loaded == dataclasses.replace(plan, saved=True, unmanaged=None)
     assert loaded.schedules[0].task_id == "SSS"
@@ -128,7 +129,7 @@ def test_a_saved_plan_loads_back_as_it_was() -> None:
 
 def test_an_error_keeps_its_message_in_the_saved_form() -> None:
     error = TaskChange(key="janedoe~e", action=Action.ERROR, error="HTTP 500: boom")
-    loaded = Plan.from_json(saved(Plan((error,))), environ={})
+    loaded = Plan.from_json(saved(Plan((error,))), environ={}, key=KEY)
     assert loaded.changes == (error,)
 
 
@@ -137,14 +138,15 @@ def test_secrets_of_schedules_are_sealed_and_read_back_like_those_of_tasks() -> 
         update("janedoe~nightly", "SSS", title="hunter22"),
         changes=(FieldChange("/title", ChangeKind.CHANGE, "old", MASK),),
         secret_refs={"/title": "${T}"},
+        sensitive=frozenset({"/title"}),
     )
     plan = full_plan(schedules=(secret,))
     doc = saved(plan)
     assert "hunter22" not in json.dumps(doc)
     assert doc["schedules"][0]["payload"] == {"title": "${T}"}
-    loaded = Plan.from_json(doc, environ={"T": "hunter22"})
+    loaded = Plan.from_json(doc, environ={"T": "hunter22"}, key=KEY)
     assert loaded.schedules == (secret,) and loaded.schedule_stale == {}
-    unset = Plan.from_json(doc, environ={})
+    unset = Plan.from_json(doc, environ={}, key=KEY)
     assert unset.schedule_stale == {
         "janedoe~nightly": "${T} cannot be read from the environment (T is not set)"
     }
@@ -154,13 +156,13 @@ def test_secrets_of_schedules_are_sealed_and_read_back_like_those_of_tasks() -> 
 def test_a_plan_of_the_first_format_has_no_schedules_even_if_the_file_lists_some() -> None:
     doc = saved(full_plan())
     doc["formatVersion"] = 1
-    assert Plan.from_json(resealed(doc), environ={}).schedules == ()
+    assert Plan.from_json(resealed(doc), environ={}, key=KEY).schedules == ()
 
 
 def test_unknown_flags_and_account_fields_load_as_unset() -> None:
     doc = saved(full_plan())
     doc |= {"createMissing": "yes", "force": 1, "account": "janedoe", "apiUrl": 5}
-    loaded = Plan.from_json(resealed(doc), environ={})
+    loaded = Plan.from_json(resealed(doc), environ={}, key=KEY)
     assert (loaded.create_missing, loaded.force) == (False, False)
     assert (loaded.api_url, loaded.user_id, loaded.username) == (None, None, None)
 
