@@ -75,7 +75,7 @@ def test_sealing_stores_the_template_and_a_salted_hash_keyed_by_the_token() -> N
     refs = {"/input/n": "${N}", "/input/key": "${API_KEY}"}
     sealed, secrets = seal(change(payload, refs), SALT, {}, KEY)
     token_key = hmac.new(b"apify_api_token", b"tasksync saved plan v1", hashlib.sha256).digest()
-    assert KEY == token_key
+    assert token_key == KEY
     digest = hmac.new(KEY, SALT + b"hunter22", hashlib.sha256).hexdigest()
     assert sealed == {"input": {"n": 7, "key": "${API_KEY}", "q": 1}}
     assert secrets == [
