@@ -23,6 +23,7 @@ environment in the plan's payloads are redacted from every message (``secrets.re
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -137,7 +138,9 @@ async def refresh(
     concurrency = _workers(client, concurrency)
     interrupt = interrupt or Interrupt()
     counter = _Counter("refresh", len(refs), progress)
-    send, receive = anyio.create_memory_object_stream[Fetched](max(1, concurrency))
+    # Unbounded: the caller keeps every result anyway, and a worker that never waits for the
+    # consumer saves a task switch per task (measured: ~10-20% of the refresh's CPU, noisy).
+    send, receive = anyio.create_memory_object_stream[Fetched](math.inf)
     fatal: ApiError | None = None
 
     async def handle(i: int) -> None:
