@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tasksync.diff import create_change, diff_task
+from tasksync.diff import actor_id, create_change, diff_task
 from tasksync.errors import ApiError, NotFoundError, PlanFileError, UnsafePlanError
 from tasksync.model import (
     Action,
@@ -259,3 +259,24 @@ def test_specs_and_what_the_refresh_found_must_pair_up() -> None:
         make_plan([spec("a"), spec("b")], [remote("a")])
     with pytest.raises(ValueError):
         make_plan([spec("a")], [remote("a"), remote("b")], changes=[])
+
+
+def test_a_task_is_created_only_in_the_token_owners_account() -> None:
+    mine = TaskSpec(ref=TaskRef.parse("janedoe~n"), desired={}, actor="a~b")
+    theirs = TaskSpec(ref=TaskRef.parse("other~n"), desired={}, actor="a~b")
+    assert create_change(mine, owner="janedoe").action is Action.CREATE
+    assert create_change(theirs).action is Action.CREATE  # the owner is not known
+    assert create_change(theirs, owner="janedoe") == TaskChange(
+        key="other~n",
+        action=Action.ERROR,
+        error="task not found, and it cannot be created: a task is always created in the "
+        "account of the token's owner (janedoe), not in other's",
+        error_type="record-not-found",
+    )
+
+
+def test_an_actor_is_named_as_the_api_needs_it() -> None:
+    assert actor_id("apify/web-scraper") == "apify~web-scraper"
+    assert actor_id("apify~web-scraper") == "apify~web-scraper"
+    assert actor_id("a/b/c") == "a~b/c"
+    assert actor_id("moJRLRc85AitArpNN") == "moJRLRc85AitArpNN"

@@ -14,8 +14,10 @@ import pytest
 from tasksync.errors import PlanFileError
 from tasksync.model import (
     Action,
+    Basis,
     ChangeKind,
     FieldChange,
+    Prune,
     RemoteTask,
     Safety,
     TaskChange,
@@ -125,6 +127,34 @@ def test_a_saved_plan_loads_back_as_it_was() -> None:
     assert loaded == dataclasses.replace(plan, saved=True, unmanaged=None)
     assert loaded.schedules[0].task_id == "SSS"
     assert loaded.stale == loaded.schedule_stale == {}
+
+
+def test_deletions_bases_secret_fields_and_sealed_values_load_back_as_they_were() -> None:
+    """What main's saved plan added: deletions and what the file owns, the basis of an update,
+    secret fields kept or rotated, sensitive remote values sealed with the token's key."""
+    update_ = dataclasses.replace(
+        update("janedoe~a", "AAA"),
+        payload={"title": "new", "input": {"pw": "remote-pw-1234", "apiKey": "ENC"}},
+        basis=Basis(("title", "input"), ("/input/cursor",), digest="hmac-sha256:00ff"),
+        secret_fields={"/input/apiKey": "keep"},
+        sensitive=frozenset({"/input/pw"}),
+    )
+    deletion = TaskChange(key="janedoe~old", action=Action.DELETE, task_id="OLD")
+    gone_schedule = TaskChange(key="janedoe~old-nightly", action=Action.DELETE, task_id="SOLD")
+    plan = full_plan(
+        changes=(update_,),
+        deletions=(deletion,),
+        schedule_deletions=(gone_schedule,),
+        owns=Prune(("old*",), ("old-*",)),
+        prune=True,
+    )
+    doc = saved(plan)
+    assert "remote-pw-1234" not in json.dumps(doc)
+    assert doc["tasks"][0]["secretFields"] == [{"path": "/input/apiKey", "action": "keep"}]
+    loaded = Plan.from_json(doc, environ={}, key=KEY)
+    assert loaded == dataclasses.replace(plan, saved=True, unmanaged=None)
+    with pytest.raises(PlanFileError, match="another API token"):
+        Plan.from_json(doc, environ={}, key=plan_key("another token"))
 
 
 def test_an_error_keeps_its_message_in_the_saved_form() -> None:

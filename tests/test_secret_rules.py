@@ -9,8 +9,10 @@ import hmac
 
 import pytest
 
+from tasksync.jsonutil import canonical, js_value
 from tasksync.model import Action, TaskChange
 from tasksync.secrets import (
+    fingerprint,
     is_encrypted,
     plan_key,
     redact,
@@ -74,8 +76,9 @@ def test_sealing_stores_the_template_and_a_salted_hash_keyed_by_the_token() -> N
     payload = {"input": {"n": 7, "key": "hunter22", "q": 1}}
     refs = {"/input/n": "${N}", "/input/key": "${API_KEY}"}
     sealed, secrets = seal(change(payload, refs), SALT, {}, KEY)
+    # Computed here, not at import: the mutation run changes the code after the import.
     token_key = hmac.new(b"apify_api_token", b"tasksync saved plan v1", hashlib.sha256).digest()
-    assert token_key == KEY
+    assert plan_key("apify_api_token") == token_key == KEY
     digest = hmac.new(KEY, SALT + b"hunter22", hashlib.sha256).hexdigest()
     assert sealed == {"input": {"n": 7, "key": "${API_KEY}", "q": 1}}
     assert secrets == [
@@ -128,3 +131,13 @@ def test_is_encrypted_knows_both_of_apifys_forms_and_nothing_else() -> None:
     assert is_encrypted("ENCRYPTED_VALUE:abc") and is_encrypted("ENCRYPTED_JSON:abc")
     assert not is_encrypted("plain") and not is_encrypted(None)
     assert not is_encrypted(["ENCRYPTED_VALUE:abc"])
+
+
+def test_the_basis_fingerprint_is_a_keyed_hash_of_the_canonical_view() -> None:
+    view = {"b": 2.0, "a": [1.5, 3.0, {"z": "é"}], "big": 1e21}
+    text = b'{"a":[1.5,3,{"z":"\\u00e9"}],"b":2,"big":1e+21}'
+    assert canonical(view) == text
+    key = plan_key("apify_api_token")
+    expected = hmac.new(key, b"basis\0" + text, hashlib.sha256).hexdigest()
+    assert fingerprint(view, key) == "hmac-sha256:" + expected
+    assert js_value({"n": [1e20, 1e21, 2.5]}) == {"n": [10**20, 1e21, 2.5]}
