@@ -272,8 +272,8 @@ class ApifyClient:
             )
             return _Failure(lost, retryable=True, unreachable=connect_failed(exc))
         self.breaker.on_answer()
-        what = self.where(method, path, params)
         if status >= 300:
+            what = self.where(method, path, params)
             refused = error_answer(what, status, raw, content_type, attempt, self._redact)
             return _Failure(refused, retryable=status >= 500, retry_after=wait)
         if not raw:
@@ -281,6 +281,7 @@ class ApifyClient:
         try:
             return Reply(json.loads(raw))
         except (ValueError, RecursionError) as exc:
+            what = self.where(method, path, params)
             error = unreadable(what, status, raw, content_type, exc, attempt, self._redact)
             return _Failure(error, retryable=True)  # a second try often reads a good answer
 

@@ -23,7 +23,7 @@ Rules (DESIGN.md, "Diff semantics"):
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from tasksync.jsonutil import (
     MISSING,
@@ -47,7 +47,7 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
-from tasksync.secrets import is_encrypted, mask
+from tasksync.secrets import ENCRYPTED_PREFIXES, is_encrypted, mask
 
 
 def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
@@ -261,16 +261,27 @@ def carry_ignored(
     return result
 
 
-def _encrypted_pointers(value: JSON, path: str) -> Iterator[str]:
-    """Pointers (from ``path``) of the encrypted secrets in a remote value."""
-    if is_encrypted(value):
-        yield path
-    elif type(value) is dict:
-        for key, item in value.items():
-            yield from _encrypted_pointers(item, f"{path}/{escape_token(key)}")
+def _encrypted(
+    value: JSON, at: tuple[str, ...] = (), found: list[tuple[str, ...]] | None = None
+) -> list[tuple[str, ...]]:
+    """Where (as pointer tokens, in document order) the encrypted secrets of a remote value
+    are. The walk builds no path until it finds one: it runs on every task's input and almost
+    never finds any."""
+    found = [] if found is None else found
+    if type(value) is dict:
+        items: Iterable[tuple[str, JSON]] = value.items()
     elif type(value) is list:
-        for i, item in enumerate(value):
-            yield from _encrypted_pointers(item, f"{path}/{i}")
+        items = ((str(i), item) for i, item in enumerate(value))
+    else:
+        if is_encrypted(value):
+            found.append(at)
+        return found
+    for key, item in items:
+        if type(item) is dict or type(item) is list:
+            _encrypted(item, (*at, key), found)
+        elif type(item) is str and item.startswith(ENCRYPTED_PREFIXES):
+            found.append((*at, key))
+    return found
 
 
 def _keep_secrets(
@@ -279,8 +290,8 @@ def _keep_secrets(
     """``target`` with the stored encrypted value of each kept secret field, and what happens
     to each secret field the file declares: ``kept`` or ``rotated``."""
     fields: dict[str, str] = {}
-    for pointer in _encrypted_pointers(remote_input, "/input"):
-        tokens = pointer_tokens(pointer)[1:]
+    for tokens in _encrypted(remote_input):
+        pointer = "/input" + "".join("/" + escape_token(t) for t in tokens)
         stored = resolve(remote_input, tokens)
         wanted = resolve(target, tokens)
         if wanted is MISSING or (type(wanted) is str and wanted == stored):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Sequence
 from typing import Any, Final
 
 from tasksync.model import JSON
@@ -110,7 +111,7 @@ def child(node: JSON, token: str) -> JSON:
     return MISSING
 
 
-def resolve(doc: JSON, tokens: list[str]) -> JSON:
+def resolve(doc: JSON, tokens: Sequence[str]) -> JSON:
     """The value at ``tokens`` inside ``doc``, or ``MISSING``."""
     node = doc
     for token in tokens:
@@ -120,7 +121,7 @@ def resolve(doc: JSON, tokens: list[str]) -> JSON:
     return node
 
 
-def set_at(doc: JSON, tokens: list[str], value: JSON) -> None:
+def set_at(doc: JSON, tokens: Sequence[str], value: JSON) -> None:
     """Replace the value at ``tokens`` (which must exist) in place."""
     parent = resolve(doc, tokens[:-1])
     if type(parent) is dict:

@@ -344,7 +344,8 @@ def plan_task(
 ) -> TaskChange:
     """One task's change, from what the refresh found for it (a task, or the error it got);
     ``owner`` is the token owner's username, where a missing task would be created."""
-    leak = next((p for p, t in spec.env_refs.items() if _READS_TOKEN.search(t)), None)
+    refs = spec.env_refs
+    leak = next((p for p, t in refs.items() if _READS_TOKEN.search(t)), None) if refs else None
     if leak is not None:
         return TaskChange(
             key=spec.key,
