@@ -28,6 +28,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -195,7 +196,7 @@ class ApplyOutcome:
     fatal: ApiError | None = None
 
 
-def _settled(
+def settled(
     change: TaskChange, stale: Mapping[str, str], create_missing: bool
 ) -> TaskResult | None:
     """The result of a change that is not sent (unchanged, failed in planning, skipped, stale),
@@ -212,9 +213,9 @@ def _settled(
         )
     if change.action is Action.CREATE and not create_missing:
         why = "the task does not exist; run with --create-missing to create it"
-        return _unsent(change, Status.SKIPPED, "skipped", why)
+        return unsent(change, Status.SKIPPED, "skipped", why)
     if change.key in stale:
-        return _unsent(change, Status.STALE, "stale", stale[change.key])
+        return unsent(change, Status.STALE, "stale", stale[change.key])
     return None
 
 
@@ -222,12 +223,12 @@ def not_started(changes: Sequence[TaskChange], why: str) -> list[TaskResult]:
     """Every change's result when the run stopped before sending any: the ones that were to be
     sent are ``skipped`` with ``why``."""
     return [
-        _settled(change, {}, create_missing=True) or _unsent(change, Status.SKIPPED, "skipped", why)
+        settled(change, {}, create_missing=True) or unsent(change, Status.SKIPPED, "skipped", why)
         for change in changes
     ]
 
 
-def _unsent(change: TaskChange, status: Status, error_type: str, why: str) -> TaskResult:
+def unsent(change: TaskChange, status: Status, error_type: str, why: str) -> TaskResult:
     return TaskResult(
         change.key,
         status,
@@ -252,34 +253,63 @@ async def apply(
 
     ``stale`` maps the keys of changes that must not be sent to why.
     """
+    return await send_all(
+        client,
+        changes,
+        [settled(change, stale, create_missing) for change in changes],
+        partial(_apply_one, client),
+        phase="apply",
+        concurrency=concurrency,
+        progress=progress,
+        interrupt=interrupt,
+    )
+
+
+async def send_all(
+    client: ApifyClient,
+    changes: Sequence[TaskChange],
+    results: Sequence[TaskResult | None],
+    send: Callable[[TaskChange], Awaitable[TaskResult]],
+    *,
+    phase: str,
+    concurrency: int | None = None,
+    progress: ProgressCallback | None = None,
+    interrupt: Interrupt | None = None,
+) -> ApplyOutcome:
+    """``send`` every change whose result is not settled yet (None in ``results``) on the pool;
+    every change gets a result. ``send`` returns a change's result; it raises only an error
+    that stops the run (the change is then ``failed`` with it) or cancellation (``failed`` as
+    interrupted in flight). Changes never started are ``skipped``, saying why. The values from
+    the environment in the payloads are redacted from every message."""
     interrupt = interrupt or Interrupt()
-    results = [_settled(change, stale, create_missing) for change in changes]
-    work = [i for i, result in enumerate(results) if result is None]
-    counter = _Counter("apply", len(work), progress)
+    final = list(results)
+    work = [i for i, result in enumerate(final) if result is None]
+    counter = _Counter(phase, len(work), progress)
     secrets = secret_values([changes[i] for i in work])
 
     async def handle(n: int) -> None:
         i = work[n]
+        started = time.monotonic()
         try:
-            results[i] = await _apply_one(client, changes[i])
+            final[i] = await send(changes[i])
         except BaseException as exc:  # the run stops, or cancelled: recorded, then passed on
             requests = exc.stats if isinstance(exc, ApiError) else _IN_FLIGHT
-            results[i] = _failed(changes[i], *_why_failed(exc), time.monotonic(), requests)
+            final[i] = failed(changes[i], *_why_failed(exc), started, requests)
             raise
         finally:
-            result = results[i]
+            result = final[i]
             if result is not None and result.error and secrets:
-                results[i] = dataclasses.replace(result, error=redact(result.error, secrets))
+                final[i] = dataclasses.replace(result, error=redact(result.error, secrets))
             counter.tick(result is not None and result.status is not Status.FAILED)
 
     fatal = await _pool(len(work), _workers(client, concurrency), handle, interrupt)
     why = f"not started: {_stopped_by(fatal)}" if fatal else "not started: the run was interrupted"
-    final = [
-        result or _unsent(changes[i], Status.SKIPPED, "skipped", why)
-        for i, result in enumerate(results)
+    done = [
+        result or unsent(changes[i], Status.SKIPPED, "skipped", why)
+        for i, result in enumerate(final)
     ]
-    requests = sum((r.requests for r in final), RequestStats())
-    return ApplyOutcome(final, requests, interrupted=interrupt.stopping, fatal=fatal)
+    requests = sum((r.requests for r in done), RequestStats())
+    return ApplyOutcome(done, requests, interrupted=interrupt.stopping, fatal=fatal)
 
 
 async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
@@ -297,20 +327,31 @@ async def _apply_one(client: ApifyClient, change: TaskChange) -> TaskResult:
         if exc.stops_run:
             raise
         why = explain_refused_secret(str(exc), change.secret_fields)
-        return _failed(change, exc.kind, why, started, exc.stats)
+        return failed(change, exc.kind, why, started, exc.stats)
     except Exception as exc:  # a bug must cost one task, not the run and its report
-        return _failed(change, *_why_failed(exc), started)
-    task = reply.value
-    mismatches = verify(change.payload, task)
+        return failed(change, *_why_failed(exc), started)
+    return written(change, status, reply, verify(change.payload, reply.value), started)
+
+
+def written(
+    change: TaskChange,
+    status: Status,
+    reply: Reply[dict[str, JSON]],
+    mismatches: Sequence[str],
+    started: float,
+) -> TaskResult:
+    """The result of a write the API answered (``status``: updated or created); ``failed`` as
+    ``did-not-converge`` where the answer differs from what was sent (``mismatches``)."""
+    live_id = str(reply.value.get("id"))
     if mismatches:
         why = "did not converge: the API's answer differs from what was sent at " + ", ".join(
             mismatches
         )
-        return _failed(change, "did-not-converge", why, started, reply.stats, str(task.get("id")))
+        return failed(change, "did-not-converge", why, started, reply.stats, live_id)
     return TaskResult(
         change.key,
         status,
-        task_id=str(task.get("id")),
+        task_id=live_id,
         changes=change.changes,
         requests=reply.stats,
         duration=time.monotonic() - started,
@@ -348,7 +389,7 @@ _IN_FLIGHT = RequestStats(1)
 cancellation does not tell)."""
 
 
-def _failed(
+def failed(
     change: TaskChange,
     error_type: str,
     message: str,

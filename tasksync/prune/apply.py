@@ -163,44 +163,34 @@ async def _delete_all(
     delete: Callable[[str], Awaitable[Reply[bool]]],
 ) -> engine.ApplyOutcome:
     """Send every deletion of one resource that is to be sent (``delete``: by ID)."""
-    results = [_settled(c, stale, blocked, run.prune) for c in changes]
-    work = [i for i, result in enumerate(results) if result is None]
-    counter = engine._Counter("delete", len(work), run.progress)
 
-    async def handle(n: int) -> None:
-        i = work[n]
-        change, started = changes[i], time.monotonic()
+    async def send(change: TaskChange) -> TaskResult:
+        started = time.monotonic()
         try:
             reply = await delete(str(change.task_id))
-            results[i] = TaskResult(
-                change.key,
-                Status.DELETED,
-                task_id=change.task_id,
-                requests=reply.stats,
-                duration=time.monotonic() - started,
-                deletion=True,
-            )
         except ApiError as exc:
-            results[i] = _mark(engine._failed(change, exc.kind, str(exc), started, exc.stats))
             if exc.stops_run:
                 raise
-        except BaseException as exc:  # cancelled in flight: recorded, then passed on
-            results[i] = _mark(engine._failed(change, *engine._why_failed(exc), started))
-            raise
-        finally:
-            result = results[i]
-            counter.tick(result is not None and result.status is Status.DELETED)
+            return engine.failed(change, exc.kind, str(exc), started, exc.stats)
+        return TaskResult(
+            change.key,
+            Status.DELETED,
+            task_id=change.task_id,
+            requests=reply.stats,
+            duration=time.monotonic() - started,
+        )
 
-    workers = engine._workers(run.client, run.concurrency)
-    fatal = await engine._pool(len(work), workers, handle, run.interrupt)
-    why = "the run was interrupted" if fatal is None else engine._stopped_by(fatal)
-    final = [
-        result
-        or _mark(engine._unsent(changes[i], Status.SKIPPED, "skipped", f"not started: {why}"))
-        for i, result in enumerate(results)
-    ]
-    requests = sum((r.requests for r in final), RequestStats())
-    return engine.ApplyOutcome(final, requests, interrupted=run.interrupt.stopping, fatal=fatal)
+    done = await engine.send_all(
+        run.client,
+        changes,
+        [_settled(c, stale, blocked, run.prune) for c in changes],
+        send,
+        phase="delete",
+        concurrency=run.concurrency,
+        progress=run.progress,
+        interrupt=run.interrupt,
+    )
+    return dataclasses.replace(done, results=[_mark(r) for r in done.results])
 
 
 def _settled(
@@ -208,11 +198,10 @@ def _settled(
 ) -> TaskResult | None:
     """The result of a deletion that is not sent, or None when it is to be sent."""
     if change.action is Action.DELETE and not prune:
-        return _mark(engine._unsent(change, Status.SKIPPED, "skipped", NEED_PRUNE))
+        return engine.unsent(change, Status.SKIPPED, "skipped", NEED_PRUNE)
     if change.key in blocked:
-        return _mark(engine._unsent(change, Status.SKIPPED, "skipped", blocked[change.key]))
-    settled = engine._settled(change, stale, create_missing=True)
-    return _mark(settled) if settled is not None else None
+        return engine.unsent(change, Status.SKIPPED, "skipped", blocked[change.key])
+    return engine.settled(change, stale, create_missing=True)
 
 
 def _mark(result: TaskResult) -> TaskResult:

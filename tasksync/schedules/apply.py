@@ -12,6 +12,7 @@ import copy
 import dataclasses
 import time
 from collections.abc import Mapping, Sequence
+from functools import partial
 
 from tasksync import engine
 from tasksync.api import ApifyClient
@@ -21,7 +22,6 @@ from tasksync.model import JSON, Action, RequestStats, Status, TaskChange, TaskR
 from tasksync.run import Interrupt
 from tasksync.schedules.diff import Refs, same_action
 from tasksync.schedules.model import RUN_TASK, api_action
-from tasksync.secrets import redact, secret_values
 
 _DONE = (Status.UNCHANGED, Status.UPDATED, Status.CREATED)
 
@@ -87,41 +87,30 @@ async def apply_schedules(
     interrupt: Interrupt | None = None,
 ) -> engine.ApplyOutcome:
     """Send every schedule change that is to be applied; give every change a result."""
-    interrupt = interrupt or Interrupt()
-    results = [engine._settled(c, stale, create_missing) for c in changes]
-    work = [i for i, result in enumerate(results) if result is None]
-    secrets = secret_values([changes[i] for i in work])
     resolver = _Resolver(client, tasks)
-
-    async def handle(n: int) -> None:
-        i = work[n]
-        result = await _apply_one(client, changes[i], resolver)
-        if result.error and secrets:
-            result = dataclasses.replace(result, error=redact(result.error, secrets))
-        results[i] = result
-
-    workers = engine._workers(client, concurrency)
-    fatal = await engine._pool(len(work), workers, handle, interrupt)
-    why = "not started: the token was refused" if fatal else "not started: the run was interrupted"
-    final = [
-        result or engine._unsent(changes[i], Status.SKIPPED, "skipped", why)
-        for i, result in enumerate(results)
-    ]
-    requests = sum((r.requests for r in final), resolver.spent)
-    return engine.ApplyOutcome(final, requests, interrupted=interrupt.stopping, fatal=fatal)
+    done = await engine.send_all(
+        client,
+        changes,
+        [engine.settled(c, stale, create_missing) for c in changes],
+        partial(_apply_one, client, resolver),
+        phase="schedules",
+        concurrency=concurrency,
+        interrupt=interrupt,
+    )
+    return dataclasses.replace(done, requests=done.requests + resolver.spent)
 
 
-async def _apply_one(client: ApifyClient, change: TaskChange, resolver: _Resolver) -> TaskResult:
+async def _apply_one(client: ApifyClient, resolver: _Resolver, change: TaskChange) -> TaskResult:
     started = time.monotonic()
     try:
         payload = await _resolved(change.payload, resolver)
     except _Skip as skip:
-        return engine._unsent(change, Status.SKIPPED, "skipped", str(skip))
+        return engine.unsent(change, Status.SKIPPED, "skipped", str(skip))
     except ApiError as exc:
         if exc.stops_run:
             raise
         why = f"a task or Actor of its actions cannot be read: {exc}"
-        return engine._failed(change, exc.kind, why, started, exc.stats)
+        return engine.failed(change, exc.kind, why, started, exc.stats)
     sent = {k: ([api_action(a) for a in v] if k == "actions" else v) for k, v in payload.items()}
     try:
         if change.action is Action.CREATE:
@@ -133,24 +122,8 @@ async def _apply_one(client: ApifyClient, change: TaskChange, resolver: _Resolve
     except ApiError as exc:
         if exc.stops_run:
             raise
-        return engine._failed(change, exc.kind, str(exc), started, exc.stats)
-    live = reply.value
-    mismatches = verify(payload, live)
-    if mismatches:
-        why = "did not converge: the API's answer differs from what was sent at " + ", ".join(
-            mismatches
-        )
-        return engine._failed(
-            change, "did-not-converge", why, started, reply.stats, str(live.get("id"))
-        )
-    return TaskResult(
-        change.key,
-        status,
-        task_id=str(live.get("id")),
-        changes=change.changes,
-        requests=reply.stats,
-        duration=time.monotonic() - started,
-    )
+        return engine.failed(change, exc.kind, str(exc), started, exc.stats)
+    return engine.written(change, status, reply, verify(payload, reply.value), started)
 
 
 async def _resolved(payload: Mapping[str, JSON], resolver: _Resolver) -> dict[str, JSON]:
