@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import json
 import gc
+import json
 import sys
 from collections.abc import Callable, Sequence
 from enum import IntEnum
