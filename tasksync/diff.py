@@ -23,7 +23,7 @@ Rules (DESIGN.md, "Diff semantics"):
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 from tasksync.jsonutil import (
     MISSING,
@@ -34,7 +34,6 @@ from tasksync.jsonutil import (
     json_equal,
     pointer_tokens,
     resolve,
-    set_at,
 )
 from tasksync.model import (
     JSON,
@@ -47,7 +46,7 @@ from tasksync.model import (
     TaskChange,
     TaskSpec,
 )
-from tasksync.secrets import ENCRYPTED_PREFIXES, is_encrypted, mask
+from tasksync.secrets import keep_secrets, mask
 
 
 def _place(doc: JSON, tokens: list[str], value: JSON, source: JSON) -> None:
@@ -134,70 +133,16 @@ def _desired_input(spec: TaskSpec, remote_input: JSON) -> JSON:
 
 def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = False) -> TaskChange:
     """Compare one task's desired state with its live state."""
-    data = remote.data
-    desired = spec.desired
     changes: list[FieldChange] = []
     payload: dict[str, JSON] = {}
-    sensitive = spec.sensitive
-
-    for name in ("title", "description"):
-        if name in desired:
-            have = data.get(name)
-            want = desired[name]
-            if not json_equal(have, want):
-                changes.append(
-                    FieldChange(
-                        f"/{name}",
-                        ChangeKind.CHANGE,
-                        mask(have, f"/{name}", sensitive),
-                        mask(want, f"/{name}", sensitive),
-                    )
-                )
-                payload[name] = want
-
-    if "options" in desired and not covered("/options", spec.ignore):
-        remote_options = data.get("options") or {}
-        ignored = {t[0] for t in _under("/options", spec.ignore) if t}
-        changed: dict[str, JSON] = {}
-        for key, want in desired["options"].items():
-            if key in ignored:
-                continue
-            have = remote_options.get(key)
-            if not json_equal(have, want):
-                path = f"/options/{escape_token(key)}"
-                kind = (
-                    ChangeKind.ADD
-                    if have is None
-                    else ChangeKind.REMOVE
-                    if want is None
-                    else ChangeKind.CHANGE
-                )
-                changes.append(
-                    FieldChange(
-                        path, kind, mask(have, path, sensitive), mask(want, path, sensitive)
-                    )
-                )
-                changed[key] = want
-        if changed:
-            payload["options"] = {**remote_options, **changed}
-
-    secret_fields: dict[str, str] = {}
-    if "input" in desired:
-        remote_input = data.get("input")
-        target = _desired_input(spec, remote_input)
-        target, secret_fields = _keep_secrets(spec, remote_input, target, rotate_secrets)
-        if not json_equal(remote_input, target, not rotate_secrets):
-            old = {} if remote_input is None and type(target) is dict and target else remote_input
-            changes.extend(_walk(old, target, "/input", rotate_secrets, sensitive))
-            payload["input"] = copy.deepcopy(target)
-        else:
-            secret_fields = {}  # nothing is sent for them
-
+    _diff_texts(spec, remote.data, changes, payload)
+    _diff_options(spec, remote.data, changes, payload)
+    secret_fields = _diff_input(spec, remote.data, rotate_secrets, changes, payload)
     if not payload:
         return TaskChange(
             key=spec.key, action=Action.NOOP, task_id=remote.id, modified_at=remote.modified_at
         )
-    fields = tuple(f for f in MANAGED_FIELDS if f in desired)
+    fields = tuple(f for f in MANAGED_FIELDS if f in spec.desired)
     return TaskChange(
         key=spec.key,
         action=Action.UPDATE,
@@ -207,9 +152,87 @@ def diff_task(spec: TaskSpec, remote: RemoteTask, *, rotate_secrets: bool = Fals
         payload=payload,
         secret_refs=_secret_refs(spec, payload, secret_fields),
         secret_fields=secret_fields,
-        basis=Basis(fields, spec.ignore, managed_view(data, fields, spec.ignore)),
-        sensitive=sensitive,
+        basis=Basis(fields, spec.ignore, managed_view(remote.data, fields, spec.ignore)),
+        sensitive=spec.sensitive,
     )
+
+
+# Each ``_diff_*`` adds its field's changes to ``changes`` and what is sent to ``payload``.
+
+
+def _diff_texts(
+    spec: TaskSpec, data: Mapping[str, JSON], changes: list[FieldChange], payload: dict[str, JSON]
+) -> None:
+    """``title`` and ``description``: sent whole when they differ."""
+    for name in ("title", "description"):
+        if name not in spec.desired:
+            continue
+        have, want = data.get(name), spec.desired[name]
+        if not json_equal(have, want):
+            path = f"/{name}"
+            changes.append(
+                FieldChange(
+                    path,
+                    ChangeKind.CHANGE,
+                    mask(have, path, spec.sensitive),
+                    mask(want, path, spec.sensitive),
+                )
+            )
+            payload[name] = want
+
+
+def _diff_options(
+    spec: TaskSpec, data: Mapping[str, JSON], changes: list[FieldChange], payload: dict[str, JSON]
+) -> None:
+    """``options`` key by key (``null`` removes one); sent as the live options with the
+    changed keys over them, so that a PUT that replaces them whole keeps the rest."""
+    if "options" not in spec.desired or covered("/options", spec.ignore):
+        return
+    remote_options = data.get("options") or {}
+    ignored = {t[0] for t in _under("/options", spec.ignore) if t}
+    changed: dict[str, JSON] = {}
+    for key, want in spec.desired["options"].items():
+        have = remote_options.get(key)
+        if key in ignored or json_equal(have, want):
+            continue
+        path = f"/options/{escape_token(key)}"
+        kind = (
+            ChangeKind.ADD
+            if have is None
+            else ChangeKind.REMOVE
+            if want is None
+            else ChangeKind.CHANGE
+        )
+        changes.append(
+            FieldChange(
+                path, kind, mask(have, path, spec.sensitive), mask(want, path, spec.sensitive)
+            )
+        )
+        changed[key] = want
+    if changed:
+        payload["options"] = {**remote_options, **changed}
+
+
+def _diff_input(
+    spec: TaskSpec,
+    data: Mapping[str, JSON],
+    rotate_secrets: bool,
+    changes: list[FieldChange],
+    payload: dict[str, JSON],
+) -> dict[str, str]:
+    """``input``, sent whole when it differs; returns what happens to each secret field sent
+    (``kept``: its stored encrypted value goes back; ``rotated``: the file's value is sent)."""
+    if "input" not in spec.desired:
+        return {}
+    remote_input = data.get("input")
+    target = _desired_input(spec, remote_input)
+    target, secret_fields = keep_secrets(spec.env_refs, remote_input, target, rotate_secrets)
+    if json_equal(remote_input, target, not rotate_secrets):
+        return {}  # nothing is sent for them
+    old = {} if remote_input is None and type(target) is dict and target else remote_input
+    changes.extend(_walk(old, target, "/input", rotate_secrets, spec.sensitive))
+    payload["input"] = copy.deepcopy(target)
+    return secret_fields
 
 
 def managed_view(
@@ -259,52 +282,6 @@ def carry_ignored(
             kept = resolve(now, tokens)
             _place(result[name], tokens, kept if kept is MISSING else copy.deepcopy(kept), now)
     return result
-
-
-def _encrypted(
-    value: JSON, at: tuple[str, ...] = (), found: list[tuple[str, ...]] | None = None
-) -> list[tuple[str, ...]]:
-    """Where (as pointer tokens, in document order) the encrypted secrets of a remote value
-    are. The walk builds no path until it finds one: it runs on every task's input and almost
-    never finds any."""
-    found = [] if found is None else found
-    if type(value) is dict:
-        items: Iterable[tuple[str, JSON]] = value.items()
-    elif type(value) is list:
-        items = ((str(i), item) for i, item in enumerate(value))
-    else:
-        if is_encrypted(value):
-            found.append(at)
-        return found
-    for key, item in items:
-        if type(item) is dict or type(item) is list:
-            _encrypted(item, (*at, key), found)
-        elif type(item) is str and item.startswith(ENCRYPTED_PREFIXES):
-            found.append((*at, key))
-    return found
-
-
-def _keep_secrets(
-    spec: TaskSpec, remote_input: JSON, target: JSON, rotate_secrets: bool
-) -> tuple[JSON, dict[str, str]]:
-    """``target`` with the stored encrypted value of each kept secret field, and what happens
-    to each secret field the file declares: ``kept`` or ``rotated``."""
-    fields: dict[str, str] = {}
-    for tokens in _encrypted(remote_input):
-        pointer = "/input" + "".join("/" + escape_token(t) for t in tokens)
-        stored = resolve(remote_input, tokens)
-        wanted = resolve(target, tokens)
-        if wanted is MISSING or (type(wanted) is str and wanted == stored):
-            continue  # removed, or the remote value carried (merge mode, ignored)
-        from_env = any(covered(ref, (pointer,)) for ref in spec.env_refs)
-        if from_env and not rotate_secrets:
-            if "kept" not in fields.values():  # shares structure with the spec: copy once
-                target = copy.deepcopy(target)
-            set_at(target, tokens, stored)
-            fields[pointer] = "kept"
-        else:
-            fields[pointer] = "rotated"
-    return target, fields
 
 
 def create_change(spec: TaskSpec, owner: str | None = None) -> TaskChange:

@@ -31,7 +31,7 @@ import hmac
 import json
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -60,6 +60,53 @@ MIN_REDACTED_LENGTH = 4
 
 def is_encrypted(value: JSON) -> bool:
     return type(value) is str and value.startswith(ENCRYPTED_PREFIXES)
+
+
+def encrypted_at(
+    value: JSON, at: tuple[str, ...] = (), found: list[tuple[str, ...]] | None = None
+) -> list[tuple[str, ...]]:
+    """Where (as pointer tokens, in document order) the encrypted secrets of a remote value
+    are. The walk builds no path until it finds one: it runs on every task's input and almost
+    never finds any."""
+    found = [] if found is None else found
+    if type(value) is dict:
+        items: Iterable[tuple[str, JSON]] = value.items()
+    elif type(value) is list:
+        items = ((str(i), item) for i, item in enumerate(value))
+    else:
+        if is_encrypted(value):
+            found.append(at)
+        return found
+    for key, item in items:
+        if type(item) is dict or type(item) is list:
+            encrypted_at(item, (*at, key), found)
+        elif type(item) is str and item.startswith(ENCRYPTED_PREFIXES):
+            found.append((*at, key))
+    return found
+
+
+def keep_secrets(
+    env_refs: Mapping[str, str], remote_input: JSON, target: JSON, rotate_secrets: bool
+) -> tuple[JSON, dict[str, str]]:
+    """``target`` (a task's input to send) with the stored encrypted value of each kept secret
+    field, and what happens to each secret field the file declares: ``kept`` (its value comes
+    from the environment, ``env_refs``, and is not rotated) or ``rotated``."""
+    fields: dict[str, str] = {}
+    for tokens in encrypted_at(remote_input):
+        pointer = "/input" + "".join("/" + escape_token(t) for t in tokens)
+        stored = resolve(remote_input, tokens)
+        wanted = resolve(target, tokens)
+        if wanted is MISSING or (type(wanted) is str and wanted == stored):
+            continue  # removed, or the remote value carried (merge mode, ignored)
+        from_env = any(covered(ref, (pointer,)) for ref in env_refs)
+        if from_env and not rotate_secrets:
+            if "kept" not in fields.values():  # shares structure with the spec: copy once
+                target = copy.deepcopy(target)
+            set_at(target, tokens, stored)
+            fields[pointer] = "kept"
+        else:
+            fields[pointer] = "rotated"
+    return target, fields
 
 
 # -- masking -------------------------------------------------------------------------------------

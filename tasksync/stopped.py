@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from tasksync import config, engine
+from tasksync import config, writes
 from tasksync.errors import ApiError, ApiUrlError, AuthError, TasksyncError, UnreachableError
 from tasksync.model import RequestStats, Status, TaskResult
 from tasksync.plan import Plan
@@ -30,7 +30,7 @@ def stopped_report(
     else:
         why = f"refused; nothing was changed: {error}"
     if plan is not None:
-        results = engine.not_started(plan.changes, "not started: the run stopped")
+        results = writes.not_started(plan.changes, "not started: the run stopped")
         results += not_deleted(plan.deletions, "not started: the run stopped")
         requests = plan.requests
     else:

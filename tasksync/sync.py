@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Self
 
-from tasksync import config, engine, inputcheck, targeting
+from tasksync import config, engine, inputcheck, targeting, writes
 from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback
@@ -37,13 +37,13 @@ from tasksync.errors import (
     TransportError,
     UnreachableError,
 )
-from tasksync.model import Action, RemoteTask, RequestStats, TaskChange, TaskResult
+from tasksync.model import RemoteTask, RequestStats, TaskChange, TaskResult, TaskSpec
 from tasksync.plan import Plan, make_plan, plan_task
 from tasksync.prune import plan_deletions
 from tasksync.prune.apply import delete_step
 from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
-from tasksync.schedules.apply import apply_schedules
+from tasksync.schedules.apply import schedules_step
 from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import plan_key, redact, secret_values
 from tasksync.settings import Account, Settings
@@ -176,36 +176,9 @@ class Session:
         owned = cfg.prune is not None and bool(cfg.prune.tasks)  # a target may name a deletion
         specs = targeting.select(cfg.tasks, targets, match, strict=not owned)
         account = await self.check()
-        changes: list[TaskChange | None] = [None] * len(specs)
-        remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
-        async with engine.refresh(
-            self.client,
-            [spec.ref.path_id for spec in specs],
-            progress=self.progress,
-            interrupt=self.interrupt,
-        ) as fetched:
-            async for item in fetched:  # diffed as it arrives, while the rest are in flight
-                i = item.index
-                remotes[i] = item.task
-                changes[i] = plan_task(
-                    specs[i], item.task, rotate_secrets=rotate_secrets, owner=account.username
-                )
-                self._unbilled += item.requests  # billed to the plan, or to the report of a stop
-        # refresh returned: every task was read and diffed
-        found_remotes = [r for r in remotes if r is not None]
-        plan = make_plan(
-            specs,
-            found_remotes,
-            source=str(cfg.path),
-            safety=cfg.safety,
-            changes=[c for c in changes if c is not None],
-            owner=account.username,
-        )
+        plan, remotes = await self._plan_tasks(cfg, specs, account, rotate_secrets)
         if check_inputs:
-            found = inputcheck.targets(plan, specs, found_remotes, check_all=check_all_inputs)
-            schemas = OnlineSchemas(self.client, concurrency=self.settings.concurrency)
-            self._unbilled += await schemas.load(t.key for t in found)
-            plan = inputcheck.check_plan(plan, specs, found, schemas.get)
+            plan = await self._check_inputs(plan, specs, remotes, check_all_inputs)
         targeted = bool(targets) or match is not None
         if cfg.schedules and not targeted:  # after the tasks: actions may name tasks it creates
             schedules, spent = await plan_schedules(
@@ -241,6 +214,52 @@ class Session:
             username=account.username,
         )
 
+    async def _plan_tasks(
+        self, cfg: config.Config, specs: Sequence[TaskSpec], account: Account, rotate: bool
+    ) -> tuple[Plan, list[RemoteTask | ApiError]]:
+        """Read every task of ``specs`` and diff it as it arrives, while the rest are in flight:
+        the plan of the tasks, and what was found for each."""
+        changes: list[TaskChange | None] = [None] * len(specs)
+        remotes: list[RemoteTask | ApiError | None] = [None] * len(specs)
+        async with engine.refresh(
+            self.client,
+            [spec.ref.path_id for spec in specs],
+            progress=self.progress,
+            interrupt=self.interrupt,
+        ) as fetched:
+            async for item in fetched:
+                i = item.index
+                remotes[i] = item.task
+                changes[i] = plan_task(
+                    specs[i], item.task, rotate_secrets=rotate, owner=account.username
+                )
+                self._unbilled += item.requests  # billed to the plan, or to the report of a stop
+        # refresh returned: every task was read and diffed
+        found = [r for r in remotes if r is not None]
+        plan = make_plan(
+            specs,
+            found,
+            source=str(cfg.path),
+            safety=cfg.safety,
+            changes=[c for c in changes if c is not None],
+            owner=account.username,
+        )
+        return plan, found
+
+    async def _check_inputs(
+        self,
+        plan: Plan,
+        specs: Sequence[TaskSpec],
+        remotes: Sequence[RemoteTask | ApiError],
+        check_all: bool,
+    ) -> Plan:
+        """The plan with each written input (each input, with ``check_all``) checked against its
+        Actor build's input schema; the schemas are read once each."""
+        found = inputcheck.targets(plan, specs, remotes, check_all=check_all)
+        schemas = OnlineSchemas(self.client, concurrency=self.settings.concurrency)
+        self._unbilled += await schemas.load(t.key for t in found)
+        return inputcheck.check_plan(plan, specs, found, schemas.get)
+
     async def apply(
         self,
         plan: Plan,
@@ -275,7 +294,7 @@ class Session:
             )
             changes, stale = checked.changes, checked.stale
             self._unbilled += checked.requests
-        outcome = await engine.apply(
+        outcome = await writes.apply(
             self.client,
             changes,
             stale=stale,
@@ -285,7 +304,14 @@ class Session:
         )
         schedules: list[TaskResult] = []
         if plan.schedules and outcome.fatal is None:  # after the tasks: actions may run them
-            outcome, schedules = await self._apply_schedules(plan, outcome, create_missing)
+            outcome, schedules = await schedules_step(
+                self.client,
+                plan,
+                outcome,
+                create_missing,
+                self.settings.concurrency,
+                self.interrupt,
+            )
         results = outcome.results
         if plan.deletions or plan.schedule_deletions:  # last: nothing written then points at them
             outcome, results, schedules = await delete_step(
@@ -308,33 +334,6 @@ class Session:
             source=plan.source,
             schedules=schedules,
         )
-
-    async def _apply_schedules(
-        self, plan: Plan, tasks: engine.ApplyOutcome, create_missing: bool
-    ) -> tuple[engine.ApplyOutcome, list[TaskResult]]:
-        """The schedules' step of ``apply``: the outcome with their requests, and their results."""
-        stale = dict(plan.schedule_stale)
-        spent = RequestStats()
-        if plan.saved and any(c.action is not Action.NOOP for c in plan.schedules):
-            listed = await self.client.all_schedules()
-            stale = plan.schedule_stale_reasons(listed.value)
-            spent = listed.stats
-        done = await apply_schedules(
-            self.client,
-            plan.schedules,
-            tasks.results,
-            stale=stale,
-            create_missing=create_missing,
-            concurrency=self.settings.concurrency,
-            interrupt=self.interrupt,
-        )
-        outcome = dataclasses.replace(
-            tasks,
-            requests=tasks.requests + spent + done.requests,
-            interrupted=tasks.interrupted or done.interrupted,
-            fatal=done.fatal,
-        )
-        return outcome, done.results
 
     async def plan_and_apply(
         self,

@@ -18,8 +18,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from tasksync import engine
+from tasksync import writes
 from tasksync.api import ApifyClient, Reply
+from tasksync.engine import ProgressCallback
 from tasksync.errors import ApiError
 from tasksync.model import Action, RequestStats, Status, TaskChange, TaskResult
 from tasksync.plan import Plan
@@ -43,17 +44,17 @@ class Deletions:
 
 def not_deleted(changes: Sequence[TaskChange], why: str) -> list[TaskResult]:
     """The results of deletions never started (the run stopped before them)."""
-    return [_mark(r) for r in engine.not_started(changes, why)]
+    return [_mark(r) for r in writes.not_started(changes, why)]
 
 
 async def delete_step(
     client: ApifyClient,
     plan: Plan,
-    before: engine.ApplyOutcome,
+    before: writes.ApplyOutcome,
     schedules: list[TaskResult],
-    progress: engine.ProgressCallback | None = None,
+    progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
-) -> tuple[engine.ApplyOutcome, list[TaskResult], list[TaskResult]]:
+) -> tuple[writes.ApplyOutcome, list[TaskResult], list[TaskResult]]:
     """The deletions' step of an apply, after the rest (``before``: how the rest went;
     ``schedules``: the schedules' results): the outcome, the tasks' and schedules' results."""
     if before.fatal is not None:
@@ -89,7 +90,7 @@ async def apply_deletions(
     prune: bool,
     saved: bool,
     concurrency: int | None = None,
-    progress: engine.ProgressCallback | None = None,
+    progress: ProgressCallback | None = None,
     interrupt: Interrupt | None = None,
 ) -> Deletions:
     """Delete the schedules, then the tasks (only with ``prune``); a result for every one."""
@@ -104,7 +105,7 @@ async def apply_deletions(
     timed = await _delete_all(run, schedules, stale, {}, client.delete_schedule)
     if timed.fatal is not None:
         stopped = not_deleted(tasks, "not started: the run stopped")
-        done = engine.ApplyOutcome(stopped, RequestStats())
+        done = writes.ApplyOutcome(stopped, RequestStats())
     else:
         blocked: dict[str, str] = {}
         if sending and _any(tasks):
@@ -132,7 +133,7 @@ class _Run:
     client: ApifyClient
     prune: bool
     concurrency: int | None
-    progress: engine.ProgressCallback | None
+    progress: ProgressCallback | None
     interrupt: Interrupt
 
 
@@ -161,7 +162,7 @@ async def _delete_all(
     stale: Mapping[str, str],
     blocked: Mapping[str, str],
     delete: Callable[[str], Awaitable[Reply[bool]]],
-) -> engine.ApplyOutcome:
+) -> writes.ApplyOutcome:
     """Send every deletion of one resource that is to be sent (``delete``: by ID)."""
 
     async def send(change: TaskChange) -> TaskResult:
@@ -171,7 +172,7 @@ async def _delete_all(
         except ApiError as exc:
             if exc.stops_run:
                 raise
-            return engine.failed(change, exc.kind, str(exc), started, exc.stats)
+            return writes.failed(change, exc.kind, str(exc), started, exc.stats)
         return TaskResult(
             change.key,
             Status.DELETED,
@@ -180,7 +181,7 @@ async def _delete_all(
             duration=time.monotonic() - started,
         )
 
-    done = await engine.send_all(
+    done = await writes.send_all(
         run.client,
         changes,
         [_settled(c, stale, blocked, run.prune) for c in changes],
@@ -198,10 +199,10 @@ def _settled(
 ) -> TaskResult | None:
     """The result of a deletion that is not sent, or None when it is to be sent."""
     if change.action is Action.DELETE and not prune:
-        return engine.unsent(change, Status.SKIPPED, "skipped", NEED_PRUNE)
+        return writes.unsent(change, Status.SKIPPED, "skipped", NEED_PRUNE)
     if change.key in blocked:
-        return engine.unsent(change, Status.SKIPPED, "skipped", blocked[change.key])
-    return engine.settled(change, stale, create_missing=True)
+        return writes.unsent(change, Status.SKIPPED, "skipped", blocked[change.key])
+    return writes.settled(change, stale, create_missing=True)
 
 
 def _mark(result: TaskResult) -> TaskResult:

@@ -14,11 +14,12 @@ import time
 from collections.abc import Mapping, Sequence
 from functools import partial
 
-from tasksync import engine
+from tasksync import writes
 from tasksync.api import ApifyClient
 from tasksync.errors import ApiError
 from tasksync.jsonutil import json_equal
 from tasksync.model import JSON, Action, RequestStats, Status, TaskChange, TaskRef, TaskResult
+from tasksync.plan import Plan
 from tasksync.run import Interrupt
 from tasksync.schedules.diff import Refs, same_action
 from tasksync.schedules.model import RUN_TASK, api_action
@@ -76,6 +77,41 @@ class _Resolver:
         return self.known[key]
 
 
+async def schedules_step(
+    client: ApifyClient,
+    plan: Plan,
+    tasks: writes.ApplyOutcome,
+    create_missing: bool,
+    concurrency: int | None = None,
+    interrupt: Interrupt | None = None,
+) -> tuple[writes.ApplyOutcome, list[TaskResult]]:
+    """The schedules' step of an apply, after the tasks' (``tasks``: how those went): the
+    outcome with the schedules' requests, and their results. A saved plan's schedules are
+    listed once first: one modified since the plan was made is stale."""
+    stale = dict(plan.schedule_stale)
+    spent = RequestStats()
+    if plan.saved and any(c.action is not Action.NOOP for c in plan.schedules):
+        listed = await client.all_schedules()
+        stale = plan.schedule_stale_reasons(listed.value)
+        spent = listed.stats
+    done = await apply_schedules(
+        client,
+        plan.schedules,
+        tasks.results,
+        stale=stale,
+        create_missing=create_missing,
+        concurrency=concurrency,
+        interrupt=interrupt,
+    )
+    outcome = dataclasses.replace(
+        tasks,
+        requests=tasks.requests + spent + done.requests,
+        interrupted=tasks.interrupted or done.interrupted,
+        fatal=done.fatal,
+    )
+    return outcome, done.results
+
+
 async def apply_schedules(
     client: ApifyClient,
     changes: Sequence[TaskChange],
@@ -85,13 +121,13 @@ async def apply_schedules(
     create_missing: bool,
     concurrency: int | None = None,
     interrupt: Interrupt | None = None,
-) -> engine.ApplyOutcome:
+) -> writes.ApplyOutcome:
     """Send every schedule change that is to be applied; give every change a result."""
     resolver = _Resolver(client, tasks)
-    done = await engine.send_all(
+    done = await writes.send_all(
         client,
         changes,
-        [engine.settled(c, stale, create_missing) for c in changes],
+        [writes.settled(c, stale, create_missing) for c in changes],
         partial(_apply_one, client, resolver),
         phase="schedules",
         concurrency=concurrency,
@@ -105,12 +141,12 @@ async def _apply_one(client: ApifyClient, resolver: _Resolver, change: TaskChang
     try:
         payload = await _resolved(change.payload, resolver)
     except _Skip as skip:
-        return engine.unsent(change, Status.SKIPPED, "skipped", str(skip))
+        return writes.unsent(change, Status.SKIPPED, "skipped", str(skip))
     except ApiError as exc:
         if exc.stops_run:
             raise
         why = f"a task or Actor of its actions cannot be read: {exc}"
-        return engine.failed(change, exc.kind, why, started, exc.stats)
+        return writes.failed(change, exc.kind, why, started, exc.stats)
     sent = {k: ([api_action(a) for a in v] if k == "actions" else v) for k, v in payload.items()}
     try:
         if change.action is Action.CREATE:
@@ -122,8 +158,8 @@ async def _apply_one(client: ApifyClient, resolver: _Resolver, change: TaskChang
     except ApiError as exc:
         if exc.stops_run:
             raise
-        return engine.failed(change, exc.kind, str(exc), started, exc.stats)
-    return engine.written(change, status, reply, verify(payload, reply.value), started)
+        return writes.failed(change, exc.kind, str(exc), started, exc.stats)
+    return writes.written(change, status, reply, verify(payload, reply.value), started)
 
 
 async def _resolved(payload: Mapping[str, JSON], resolver: _Resolver) -> dict[str, JSON]:
