@@ -14,9 +14,8 @@ when ``EmulatorSettings.actions_semantics`` is ``"merge"`` (the API does not say
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from itertools import islice
 
 from tasksync import cron
 from tasksync.emulator.actors import Actors
@@ -29,12 +28,13 @@ from tasksync.emulator.errors import (
     ScheduleActorTaskNotFound,
     ScheduleNameNotUnique,
 )
+from tasksync.emulator.records import Record, Records
 from tasksync.emulator.schedule_fields import RUN_TASK, check_schedule_fields
 from tasksync.emulator.settings import EmulatorSettings
-from tasksync.emulator.tasks import MAX_PAGE, ActorTasks
-from tasksync.emulator.users import DEFAULT_USERNAME, User, Users
+from tasksync.emulator.tasks import ActorTasks
+from tasksync.emulator.users import User, Users
 
-Schedule = dict[str, JSON]
+Schedule = Record
 
 _LIST_KEYS = (
     "id",
@@ -52,8 +52,10 @@ _LIST_KEYS = (
 )
 
 
-class Schedules:
+class Schedules(Records):
     """Every schedule, by ID, by owner, and by (owner ID, name)."""
+
+    kind = "Schedule"
 
     def __init__(
         self,
@@ -63,66 +65,12 @@ class Schedules:
         tasks: ActorTasks,
         settings: Callable[[], EmulatorSettings],
     ) -> None:
-        self._core = core
-        self._users = users
+        super().__init__(core, users)
         self._actors = actors
         self._tasks = tasks
         self._settings = settings
-        self.clear()
-
-    def clear(self) -> None:
-        self._by_id: dict[str, Schedule] = {}
-        self._by_user: dict[str, dict[str, Schedule]] = {}
-        self._by_name: dict[tuple[str, str], str] = {}
-        self._mtimes: dict[str, int] = {}
-
-    def __iter__(self) -> Iterator[Schedule]:
-        return iter(list(self._by_id.values()))
-
-    def of(self, user: User) -> list[Schedule]:
-        return list(self._by_user.get(user.id, {}).values())
-
-    def resolve(self, ref: str, user: User | None) -> Schedule:
-        """The stored schedule for an ID, ``username~name`` or ``~name`` that ``user`` may see."""
-        found: Schedule | None
-        if "~" in ref:
-            owner_name, _, name = ref.partition("~")
-            owner = self._users.find(owner_name) if owner_name else user
-            if owner is None and not owner_name:
-                owner = self._users.find(DEFAULT_USERNAME)
-            sid = self._by_name.get((owner.id, name)) if owner is not None else None
-            found = self._by_id.get(sid) if sid is not None else None
-        else:
-            found = self._by_id.get(ref)
-        if found is None or (user is not None and found["userId"] != user.id):
-            raise RecordNotFound("Schedule")
-        return found
-
-    def find(self, ref: str, user: User | None = None) -> Schedule | None:
-        with self._core.lock:
-            try:
-                return self.resolve(ref, user)
-            except RecordNotFound:
-                return None
 
     # -- the API's operations ------------------------------------------------------------------
-
-    def page(self, user: User, *, offset: int = 0, limit: int = 0, desc: bool = False) -> JSON:
-        """``GET /v2/schedules``: a page of ``user``'s schedules (list items)."""
-        limit = MAX_PAGE if limit <= 0 else min(limit, MAX_PAGE)
-        with self._core.lock:
-            own = self._by_user.get(user.id, {})
-            ordered = reversed(own.values()) if desc else iter(own.values())
-            items = [self._short(s) for s in islice(ordered, offset, offset + limit)]
-            total = len(own)
-        return {
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-            "count": len(items),
-            "desc": desc,
-            "items": items,
-        }
 
     def _short(self, schedule: Schedule) -> Schedule:
         item = {key: schedule[key] for key in _LIST_KEYS}
@@ -141,7 +89,7 @@ class Schedules:
         if "cronExpression" not in fields:
             raise InvalidInput('Field "cronExpression" is required')
         with self._core.lock:
-            name = fields.get("name") or self._free_name(user)
+            name = fields.get("name") or self._free_name(user, "my-schedule")
             if (user.id, name) in self._by_name:
                 raise ScheduleNameNotUnique(name)
             actions = self._actions(user, fields.get("actions") or [], [])
@@ -165,10 +113,7 @@ class Schedules:
                 "lastRunAt": None,
             }
             schedule["nextRunAt"] = self._next_run(schedule, force=True)
-            self._by_id[schedule["id"]] = schedule
-            self._by_user.setdefault(user.id, {})[schedule["id"]] = schedule
-            self._by_name[(user.id, name)] = schedule["id"]
-            self._mtimes[schedule["id"]] = now
+            self._add(schedule, now)
             return schedule
 
     def get(self, user: User | None, ref: str) -> Schedule:
@@ -190,13 +135,10 @@ class Schedules:
             if not changes:
                 return schedule
             if "name" in changes:
-                del self._by_name[(schedule["userId"], schedule["name"])]
-                self._by_name[(schedule["userId"], changes["name"])] = schedule["id"]
+                self._rename(schedule, changes["name"])
             schedule.update(changes)
             schedule["nextRunAt"] = self._next_run(schedule, force=True)
-            ms = max(self._core.now_ms(), self._mtimes[schedule["id"]] + 1)
-            self._mtimes[schedule["id"]] = ms
-            schedule["modifiedAt"] = iso(ms)
+            self._touch(schedule)
             return schedule
 
     def _changes(self, owner: User, schedule: Schedule, fields: dict[str, JSON]) -> Schedule:
@@ -215,12 +157,7 @@ class Schedules:
 
     def delete(self, user: User, ref: str) -> None:
         """``DELETE /v2/schedules/{ref}``."""
-        with self._core.lock:
-            schedule = self.resolve(ref, user)
-            del self._by_id[schedule["id"]]
-            del self._by_user[schedule["userId"]][schedule["id"]]
-            del self._by_name[(schedule["userId"], schedule["name"])]
-            del self._mtimes[schedule["id"]]
+        self._remove(ref, user)
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -264,10 +201,3 @@ class Schedules:
         moment = datetime.fromtimestamp(now / 1000, UTC)
         when = cron.parse(schedule["cronExpression"]).next_after(moment, schedule["timezone"])
         return None if when is None else iso(int(when.timestamp() * 1000))
-
-    def _free_name(self, user: User) -> str:
-        name, n = "my-schedule", 1
-        while (user.id, name) in self._by_name:
-            n += 1
-            name = f"my-schedule-{n}"
-        return name

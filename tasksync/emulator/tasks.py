@@ -12,8 +12,7 @@ return the stored task: callers must not mutate it (``EmulatorState`` copies for
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from itertools import islice
+from collections.abc import Callable
 
 from tasksync.emulator.actors import Actors
 from tasksync.emulator.core import JSON, Core, iso
@@ -21,21 +20,21 @@ from tasksync.emulator.errors import (
     InvalidInput,
     InvalidRequest,
     NameNotUnique,
-    RecordNotFound,
     TooManyTasks,
 )
+from tasksync.emulator.records import Record, Records
 from tasksync.emulator.secret_inputs import SecretInputs
 from tasksync.emulator.settings import EmulatorSettings
 from tasksync.emulator.task_fields import check_task_fields, merged, without_nulls
-from tasksync.emulator.users import DEFAULT_USERNAME, User, Users
+from tasksync.emulator.users import User, Users
 
-MAX_PAGE = 1000
-
-Task = dict[str, JSON]
+Task = Record
 
 
-class ActorTasks:
+class ActorTasks(Records):
     """Every task, by ID, by owner, and by (owner ID, name)."""
+
+    kind = "Actor task"
 
     def __init__(
         self,
@@ -45,76 +44,12 @@ class ActorTasks:
         secrets: SecretInputs,
         settings: Callable[[], EmulatorSettings],
     ) -> None:
-        self._core = core
-        self._users = users
+        super().__init__(core, users)
         self._actors = actors
         self._secrets = secrets
         self._settings = settings
-        self.clear()
-
-    def clear(self) -> None:
-        self._by_id: dict[str, Task] = {}
-        self._by_user: dict[str, dict[str, Task]] = {}
-        self._by_name: dict[tuple[str, str], str] = {}
-        self._mtimes: dict[str, int] = {}
-
-    def __iter__(self) -> Iterator[Task]:
-        """Every stored task, oldest first."""
-        return iter(list(self._by_id.values()))
-
-    def of(self, user: User) -> list[Task]:
-        """``user``'s stored tasks, oldest first."""
-        return list(self._by_user.get(user.id, {}).values())
-
-    # -- lookups -------------------------------------------------------------------------------
-
-    def resolve(self, ref: str, user: User | None) -> Task:
-        """The stored task for an ID, ``username~name`` or ``~name`` that ``user`` may see.
-
-        ``user`` is None for the Python API: every task is visible and ``~name`` means the
-        default user's task.
-        """
-        task: Task | None
-        if "~" in ref:
-            owner_name, _, name = ref.partition("~")
-            if owner_name:
-                owner = self._users.find(owner_name)
-            else:
-                owner = user or self._users.find(DEFAULT_USERNAME)
-            task_id = self._by_name.get((owner.id, name)) if owner is not None else None
-            task = self._by_id.get(task_id) if task_id is not None else None
-        else:
-            task = self._by_id.get(ref)
-        if task is None or (user is not None and task["userId"] != user.id):
-            raise RecordNotFound("Actor task")
-        return task
-
-    def find(self, ref: str, user: User | None = None) -> Task | None:
-        """``resolve``, but None instead of a 404."""
-        with self._core.lock:
-            try:
-                return self.resolve(ref, user)
-            except RecordNotFound:
-                return None
 
     # -- the API's operations ------------------------------------------------------------------
-
-    def page(self, user: User, *, offset: int = 0, limit: int = 0, desc: bool = False) -> JSON:
-        """``GET /v2/actor-tasks``: the ``ListOfTasks`` page of ``user``'s tasks."""
-        limit = MAX_PAGE if limit <= 0 else min(limit, MAX_PAGE)
-        with self._core.lock:
-            own = self._by_user.get(user.id, {})
-            ordered = reversed(own.values()) if desc else iter(own.values())
-            items = [self._short(t) for t in islice(ordered, offset, offset + limit)]
-            total = len(own)
-        return {
-            "total": total,
-            "offset": offset,
-            "limit": limit,
-            "count": len(items),
-            "desc": desc,
-            "items": items,
-        }
 
     def _short(self, task: Task) -> Task:
         actor = self._actors.by_id(task["actId"])
@@ -143,11 +78,11 @@ class ActorTasks:
         fields = check_task_fields(body, name_rules=name_rules)
         with self._core.lock:
             actor = self._actors.resolve(act_ref, user)
-            own = self._by_user.setdefault(user.id, {})
             limit = self._settings().max_tasks_per_user
-            if limit is not None and len(own) >= limit:
+            if limit is not None and len(self._by_user.get(user.id, {})) >= limit:
                 raise TooManyTasks(limit)
-            name = fields.get("name") or self._free_name(user, actor.name + "-task")
+            base = (actor.name + "-task")[:58].rstrip("-")
+            name = fields.get("name") or self._free_name(user, base)
             if (user.id, name) in self._by_name:
                 raise NameNotUnique(name)
             now = self._core.now_ms()
@@ -172,9 +107,7 @@ class ActorTasks:
                 "actorStandby": without_nulls(fields.get("actorStandby")),
                 "standbyUrl": None,
             }
-            self._by_id[task["id"]] = own[task["id"]] = task
-            self._by_name[(user.id, name)] = task["id"]
-            self._mtimes[task["id"]] = now
+            self._add(task, now)
             return task
 
     def get(self, user: User | None, ref: str) -> Task:
@@ -196,8 +129,7 @@ class ActorTasks:
             task = self.resolve(ref, user)
             changes = self._changes(task, fields)
             if "name" in changes:
-                del self._by_name[(task["userId"], task["name"])]
-                self._by_name[(task["userId"], changes["name"])] = task["id"]
+                self._rename(task, changes["name"])
             task.update(changes)
             self._touch(task)
             return task
@@ -231,12 +163,7 @@ class ActorTasks:
 
     def delete(self, user: User, ref: str) -> None:
         """``DELETE /v2/actor-tasks/{ref}``."""
-        with self._core.lock:
-            task = self.resolve(ref, user)
-            del self._by_id[task["id"]]
-            del self._by_user[task["userId"]][task["id"]]
-            del self._by_name[(task["userId"], task["name"])]
-            del self._mtimes[task["id"]]
+        self._remove(ref, user)
 
     def get_input(self, user: User, ref: str) -> JSON:
         """``GET /v2/actor-tasks/{ref}/input``."""
@@ -259,17 +186,3 @@ class ActorTasks:
     def _protect(self, task: Task, value: JSON) -> JSON:
         actor = self._actors.by_id(task["actId"])
         return self._secrets.protect(actor.id, actor.secret_keys, value)
-
-    def _free_name(self, user: User, base: str) -> str:
-        base = base[:58].rstrip("-")
-        name, n = base, 1
-        while (user.id, name) in self._by_name:
-            n += 1
-            name = f"{base}-{n}"
-        return name
-
-    def _touch(self, task: Task) -> None:
-        # Strictly later than the previous write of this task, even within one millisecond.
-        ms = max(self._core.now_ms(), self._mtimes[task["id"]] + 1)
-        self._mtimes[task["id"]] = ms
-        task["modifiedAt"] = iso(ms)
