@@ -29,9 +29,11 @@ from tasksync.errors import (
     RateLimitedError,
     ServerError,
     TransportError,
+    UnreachableError,
 )
-from tasksync.model import JSON
+from tasksync.model import JSON, RequestStats
 from tasksync.text import one_line, shorten
+from tasksync.throttle import CircuitBreaker
 
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 """The largest answer tasksync reads (after decompression); a bigger one is refused unread.
@@ -224,6 +226,47 @@ def task_of(body: JSON, what: str) -> dict[str, JSON]:
     if wrong:
         raise TransportError(f"{what}: the task in the answer is malformed: {', '.join(wrong)}")
     return task
+
+
+def unreachable(
+    base_url: str, breaker: CircuitBreaker, stats: RequestStats, redact: Callable[[str], str]
+) -> UnreachableError:
+    """The error of a request that the circuit breaker stopped: the API is not there."""
+    error = UnreachableError(
+        redact(
+            f"the API at {base_url} cannot be reached: "
+            f"{breaker.failures} attempts in a row over {breaker.span:g}s could not "
+            f"connect (the last: {breaker.tripped}); check --api-url or "
+            "APIFY_API_BASE_URL and the network"
+        ),
+        attempts=max(stats.total, 1),
+    )
+    error.stats = stats
+    return error
+
+
+def final_error(error: ApiError, redact: Callable[[str], str]) -> ApiError:
+    """The error a request raises in the end: the token scrubbed out (``redact``), and the
+    attempts said when it was retried."""
+    text = error.message
+    if error.attempts > 1:
+        text += f"; gave up after {error.attempts} attempts"
+    scrubbed = redact(text)
+    if scrubbed == error.message:
+        return error
+    final = type(error)(scrubbed, status=error.status, type=error.type, attempts=error.attempts)
+    final.stats = error.stats
+    return final
+
+
+def page_of(body: JSON, what: str) -> tuple[list[dict[str, JSON]], int | None]:
+    """A list endpoint's page: its items, and the ``total`` it reports (None if it has none)."""
+    page = data_of(body, what)
+    items = page.get("items")
+    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+        raise TransportError(f"{what}: the answer has no `items` list")
+    total = page.get("total")
+    return items, total if isinstance(total, int) else None
 
 
 def resource_of(body: JSON, what: str) -> dict[str, JSON]:

@@ -12,11 +12,9 @@ aiohttp's own silent resend of an idempotent request after a dropped keep-alive 
 turned off: that attempt goes through our loop instead, so that every request the server
 receives is paced, counted in the ``RequestStats`` and gated.
 
-A circuit breaker (``throttle.CircuitBreaker``) is shared by every worker: after a run of attempts
-in a row that could not connect at all (refused, DNS, TLS) over two seconds, the API is not there,
-and
-every request from then on fails at once with an ``UnreachableError`` that stops the run, rather
-than each of thousands of tasks retrying five times.
+A circuit breaker (``throttle.CircuitBreaker``) is shared by every worker: after attempts in a
+row that could not connect at all (refused, DNS, TLS) over two seconds, every request fails at
+once with an ``UnreachableError`` that stops the run, rather than each task retrying five times.
 
 Creating a task (POST) is not idempotent, so it is never retried blindly: after an ambiguous
 failure the client looks the task up by name, and retries only when it is not there.
@@ -41,12 +39,15 @@ from tasksync.answers import (
     data_of,
     describe,
     error_answer,
+    final_error,
+    page_of,
     read_capped,
     resource_of,
     retry_after,
     schedule_of,
     task_of,
     too_large,
+    unreachable,
     unreadable,
 )
 from tasksync.concurrency import ConcurrencyGate
@@ -287,29 +288,11 @@ class ApifyClient:
 
     def _unreachable(self, attempt: int, throttled: int) -> UnreachableError:
         """The error of a request stopped by the breaker (``attempt`` attempts made)."""
-        error = UnreachableError(
-            self._redact(
-                f"the API at {self.base_url} cannot be reached: "
-                f"{self.breaker.failures} attempts in a row over {self.breaker.span:g}s could not "
-                f"connect (the last: {self.breaker.tripped}); check --api-url or "
-                "APIFY_API_BASE_URL and the network"
-            ),
-            attempts=max(attempt, 1),
-        )
-        error.stats = RequestStats(attempt, max(attempt - 1, 0), throttled)
-        return error
+        stats = RequestStats(attempt, max(attempt - 1, 0), throttled)
+        return unreachable(self.base_url, self.breaker, stats, self._redact)
 
     def _final(self, error: ApiError) -> ApiError:
-        """The error to raise: the token scrubbed out, and the attempts said when retried."""
-        text = error.message
-        if error.attempts > 1:
-            text += f"; gave up after {error.attempts} attempts"
-        scrubbed = self._redact(text)
-        if scrubbed == error.message:
-            return error
-        final = type(error)(scrubbed, status=error.status, type=error.type, attempts=error.attempts)
-        final.stats = error.stats
-        return final
+        return final_error(error, self._redact)
 
     def _redact(self, text: str) -> str:
         return scrub_token(text, self._token)
@@ -375,13 +358,9 @@ class ApifyClient:
             params = {"offset": str(len(items)), "limit": str(LIST_PAGE_LIMIT)}
             reply = await self.request("GET", path, params=params)
             spent += reply.stats
-            page = data_of(reply.value, self.where("GET", path, params))
-            batch = page.get("items")
-            if not isinstance(batch, list) or not all(isinstance(i, dict) for i in batch):
-                raise TransportError(f"{self.where('GET', path)}: the answer has no `items` list")
+            batch, total = page_of(reply.value, self.where("GET", path, params))
             items.extend(batch)
-            total = page.get("total")
-            if not batch or (isinstance(total, int) and len(items) >= total):
+            if not batch or (total is not None and len(items) >= total):
                 return Reply(items, spent)
 
     async def get_task(self, ref: str) -> Reply[dict[str, JSON]]:
