@@ -177,3 +177,27 @@ async def refresh(
         raise fatal
     if counter.done < len(refs):
         raise Interrupted(f"interrupted after reading {counter.done} of {len(refs)} tasks")
+
+
+async def read_listed(
+    client: ApifyClient,
+    refs: Sequence[str],
+    *,
+    concurrency: int | None = None,
+    progress: ProgressCallback | None = None,
+    interrupt: Interrupt | None = None,
+    get: Callable[[str], Awaitable[Reply[dict[str, JSON]]]] | None = None,
+) -> list[RemoteTask | None]:
+    """Read everything a listing named (``refresh``), in its order: None for what was deleted
+    between the listing and the read (a 404); any other error is raised."""
+    found: list[RemoteTask | None] = [None] * len(refs)
+    async with refresh(
+        client, refs, concurrency=concurrency, progress=progress, interrupt=interrupt, get=get
+    ) as fetched:
+        async for item in fetched:
+            if isinstance(item.task, ApiError):
+                if item.task.status == 404:
+                    continue  # deleted between the listing and the read
+                raise item.task
+            found[item.index] = item.task
+    return found

@@ -28,8 +28,7 @@ import yaml
 
 from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import ApifyClient
-from tasksync.engine import ProgressCallback, refresh
-from tasksync.errors import ApiError
+from tasksync.engine import ProgressCallback, read_listed
 from tasksync.inputschema import InputSchema
 from tasksync.jsonutil import escape_token, json_equal
 from tasksync.model import JSON, OPTION_KEYS, RemoteTask
@@ -100,16 +99,9 @@ async def export(
         for item in listing
     }
     keys = select(listing, match, actor, owner_id)
-    found: list[RemoteTask | None] = [None] * len(keys)
-    async with refresh(
+    found = await read_listed(
         client, keys, concurrency=concurrency, progress=progress, interrupt=interrupt
-    ) as fetched:
-        async for item in fetched:
-            if isinstance(item.task, ApiError):
-                if item.task.status == 404:
-                    continue  # deleted between the listing and the read
-                raise item.task
-            found[item.index] = item.task
+    )
     tasks = [(k, t) for k, t in zip(keys, found, strict=True) if t is not None]
     secret_keys = await _secret_keys(client, tasks, concurrency)
     schedules, schedule_actors = await schedule_export.read(

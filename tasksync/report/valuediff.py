@@ -19,7 +19,7 @@ terminal.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from difflib import SequenceMatcher
 
@@ -129,13 +129,7 @@ def changed_lines(path: str, old: JSON, new: JSON, depth: int = 0) -> list[Line]
 def window(a: str, b: str) -> tuple[int, str, str]:
     """Where ``a`` and ``b`` first differ, and both cut to the same window around that place:
     the same unchanged characters before it, then each side's own. The two never look alike."""
-    n = min(len(a), len(b))
-    p = 0
-    while p < n and a[p] == b[p]:
-        p += 1
-    s = 0
-    while s < n - p and a[-1 - s] == b[-1 - s]:
-        s += 1
+    p, s = _common_ends(a, b)
     start = max(0, p - AROUND)
 
     def cut(text: str) -> str:
@@ -143,6 +137,19 @@ def window(a: str, b: str) -> tuple[int, str, str]:
         return ("..." if start else "") + text[start:end] + ("..." if end < len(text) else "")
 
     return p, cut(a), cut(b)
+
+
+def _common_ends(a: Sequence[str], b: Sequence[str]) -> tuple[int, int]:
+    """How many items (characters, or lines) ``a`` and ``b`` share at the start, and then at
+    the end of what is left."""
+    n = min(len(a), len(b))
+    p = 0
+    while p < n and a[p] == b[p]:
+        p += 1
+    s = 0
+    while s < n - p and a[-1 - s] == b[-1 - s]:
+        s += 1
+    return p, s
 
 
 def _text_diff(a: list[str], b: list[str], depth: int) -> list[Line]:
@@ -170,13 +177,7 @@ Opcode = tuple[str, int, int, int, int]
 def _opcodes(a: list[str], b: list[str]) -> list[Opcode]:
     """``SequenceMatcher.get_opcodes``, with the common first and last lines set aside first:
     a change to one line of a long text then costs one comparison of the lines around it."""
-    n = min(len(a), len(b))
-    p = 0
-    while p < n and a[p] == b[p]:
-        p += 1
-    s = 0
-    while s < n - p and a[-1 - s] == b[-1 - s]:
-        s += 1
+    p, s = _common_ends(a, b)
     middle = SequenceMatcher(None, a[p : len(a) - s], b[p : len(b) - s], autojunk=False)
     codes: list[Opcode] = [("equal", 0, p, 0, p)] if p else []
     codes += [(t, a1 + p, a2 + p, b1 + p, b2 + p) for t, a1, a2, b1, b2 in middle.get_opcodes()]

@@ -14,7 +14,6 @@ from typing import Any
 
 from tasksync import engine
 from tasksync.api import ApifyClient
-from tasksync.errors import ApiError
 from tasksync.model import JSON, RemoteTask
 from tasksync.run import Interrupt
 from tasksync.schedules.model import RUN_TASK, SCHEDULE_FIELDS
@@ -26,17 +25,11 @@ async def read(
     """Every schedule of the account (full objects, by name), and the Actors' references."""
     listing = (await client.all_schedules()).value
     refs = [str(item["id"]) for item in listing]
-    found: dict[int, dict[str, JSON]] = {}
-    async with engine.refresh(
+    found = await engine.read_listed(
         client, refs, concurrency=concurrency, interrupt=interrupt, get=client.get_schedule
-    ) as fetched:
-        async for item in fetched:
-            if isinstance(item.task, ApiError):
-                if item.task.status == 404:
-                    continue  # deleted between the listing and the read
-                raise item.task
-            found[item.index] = dict(item.task.data)
-    schedules = sorted(found.values(), key=lambda s: str(s.get("name")))
+    )
+    live = [dict(item.data) for item in found if item is not None]
+    schedules = sorted(live, key=lambda s: str(s.get("name")))
     actor_ids = sorted(
         {
             str(a.get("actorId"))
