@@ -277,23 +277,10 @@ class Session:
         if not force:
             plan.raise_if_unsafe()
         began = now()
-        stale = dict(plan.stale)
         account = await self.check()
         if plan.saved:  # before any request that writes
             plan.raise_if_elsewhere(self.client.base_url, account.user_id, account.username)
-        requests = plan.requests
-        changes = plan.changes
-        if plan.saved and plan.to_apply:
-            checked = await stale_check(
-                self.client,
-                plan,
-                self.plan_key,
-                concurrency=self.settings.concurrency,
-                progress=self.progress,
-                interrupt=self.interrupt,
-            )
-            changes, stale = checked.changes, checked.stale
-            self._unbilled += checked.requests
+        changes, stale = await self._fresh(plan)
         outcome = await writes.apply(
             self.client,
             changes,
@@ -317,23 +304,33 @@ class Session:
             outcome, results, schedules = await delete_step(
                 self.client, plan, outcome, schedules, self.progress, self.interrupt
             )
-        error = None
-        if outcome.fatal is not None:
-            why = "the API refused the token mid-run, so the run stopped: "
-            if not isinstance(outcome.fatal, AuthError):
-                why = "the run stopped mid-way: "
-            error = why + redact(str(outcome.fatal), secret_values(plan.to_apply))
         return Report(
             command="apply",
             started_at=began,
             ended_at=now(),
             results=results,
-            requests=(requests + self._bill() + outcome.requests).as_dict(),
+            requests=(plan.requests + self._bill() + outcome.requests).as_dict(),
             interrupted=outcome.interrupted,
-            error=error,
+            error=_stopped_why(outcome.fatal, plan),
             source=plan.source,
             schedules=schedules,
         )
+
+    async def _fresh(self, plan: Plan) -> tuple[Sequence[TaskChange], dict[str, str]]:
+        """The changes to send and the stale ones (key -> why): for a saved plan, checked
+        against the live tasks first (``stale.check``)."""
+        if not (plan.saved and plan.to_apply):
+            return plan.changes, dict(plan.stale)
+        checked = await stale_check(
+            self.client,
+            plan,
+            self.plan_key,
+            concurrency=self.settings.concurrency,
+            progress=self.progress,
+            interrupt=self.interrupt,
+        )
+        self._unbilled += checked.requests
+        return checked.changes, dict(checked.stale)
 
     async def plan_and_apply(
         self,
@@ -391,6 +388,16 @@ class Session:
         except TasksyncError as exc:
             return stopped_report(cfg, plan, began, exc, self._bill())
         return dataclasses.replace(report, started_at=began)
+
+
+def _stopped_why(fatal: ApiError | None, plan: Plan) -> str | None:
+    """The report's error when an error of the whole API stopped the apply mid-way."""
+    if fatal is None:
+        return None
+    why = "the API refused the token mid-run, so the run stopped: "
+    if not isinstance(fatal, AuthError):
+        why = "the run stopped mid-way: "
+    return why + redact(str(fatal), secret_values(plan.to_apply))
 
 
 async def plan(
