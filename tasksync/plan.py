@@ -32,7 +32,7 @@ from tasksync.model import (
     TaskSpec,
 )
 from tasksync.prediction import Prediction, secrets_sent, skipped_creates, skipped_deletions
-from tasksync.savedplan import checksum, entry_change, entry_json
+from tasksync.savedplan import checksum, entry_json, read_entries
 
 FORMAT_VERSION = 1
 SCHEDULES_FORMAT_VERSION = 2
@@ -240,25 +240,12 @@ class Plan:
                 max_changed_fraction=float(doc["safety"]["maxChangedFraction"]),
                 min_tasks=int(doc["safety"]["minTasks"]),
             )
-            changes: list[TaskChange] = []
-            stale: dict[str, str] = {}
             cache: dict[tuple[str, str], str] = {}
-            for entry in doc["tasks"]:
-                change, reason = entry_change(entry, salt, environ, cache, key)
-                changes.append(change)
-                if reason:
-                    stale[change.key] = reason
-            schedules: list[TaskChange] = []
-            schedule_stale: dict[str, str] = {}
-            for entry in doc.get("schedules", []) if version != FORMAT_VERSION else []:
-                change, reason = entry_change(entry, salt, environ, cache, key, id_key="scheduleId")
-                schedules.append(change)
-                if reason:
-                    schedule_stale[change.key] = reason
+            changes, stale = read_entries(doc["tasks"], salt, environ, cache, key)
+            timed = doc.get("schedules", []) if version != FORMAT_VERSION else []
+            schedules, schedule_stale = read_entries(timed, salt, environ, cache, key, "scheduleId")
             gone = {
-                name: tuple(
-                    entry_change(e, salt, environ, cache, key, id_key)[0] for e in doc.get(name, [])
-                )
+                name: read_entries(doc.get(name, []), salt, environ, cache, key, id_key)[0]
                 for name, _, id_key in _DELETIONS
             }
             owns = doc.get("owns")
@@ -270,14 +257,14 @@ class Plan:
         found = doc.get("account")
         account: dict[str, Any] = found if isinstance(found, dict) else {}
         return cls(
-            tuple(changes),
+            changes,
             source=doc.get("source"),
             safety=safety,
             stale=stale,
             saved=True,
             create_missing=doc.get("createMissing") is True,
             force=doc.get("force") is True,
-            schedules=tuple(schedules),
+            schedules=schedules,
             schedule_stale=schedule_stale,
             api_url=_text(doc.get("apiUrl")),
             user_id=_text(account.get("userId")),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tasksync.model import Action, Basis, ChangeKind, FieldChange, TaskChange
@@ -87,6 +87,25 @@ def entry_change(
         sensitive=frozenset(s["path"] for s in secrets),
     )
     return change, opened.stale
+
+
+def read_entries(
+    entries: Iterable[dict[str, Any]],
+    salt: bytes,
+    environ: Mapping[str, str],
+    cache: dict[tuple[str, str], str],
+    key: bytes,
+    id_key: str = "taskId",
+) -> tuple[tuple[TaskChange, ...], dict[str, str]]:
+    """The changes of a list of entries, and the stale ones (key -> why)."""
+    changes: list[TaskChange] = []
+    stale: dict[str, str] = {}
+    for entry in entries:
+        change, reason = entry_change(entry, salt, environ, cache, key, id_key)
+        changes.append(change)
+        if reason:
+            stale[change.key] = reason
+    return tuple(changes), stale
 
 
 def checksum(doc: Mapping[str, Any]) -> str:
