@@ -173,6 +173,26 @@ def render(
             entry["input"] = _placeholders(_escape(task_input), key, "/input", variables)
         entries.append(entry)
 
+    text = _yaml(entries, schedules, variables)
+    header = (
+        "# Exported by `tasksync export`. Review it, commit it, then `tasksync plan` this file.\n"
+    )
+    if variables:
+        header += "# Needs these environment variables: " + ", ".join(sorted(variables)) + "\n"
+    if unknown:
+        header += (
+            "# Left out, unmanaged and untouched (option keys tasksync does not know yet): "
+            + ", ".join(sorted(unknown))
+            + "\n"
+        )
+    return Export(header + text, len(entries), variables, warnings)
+
+
+def _yaml(
+    entries: list[dict[str, Any]], schedules: Sequence[dict[str, Any]], variables: dict[str, str]
+) -> str:
+    """The file's YAML: the options and input every entry shares hoisted into ``defaults``,
+    and each line that reads a variable followed by where its secret was."""
     defaults = _hoist(entries)
     doc: dict[str, Any] = {"version": 1}
     if defaults:
@@ -188,18 +208,7 @@ def render(
                 line += f"  # secret: {where}"
                 break
         lines.append(line)
-    header = (
-        "# Exported by `tasksync export`. Review it, commit it, then `tasksync plan` this file.\n"
-    )
-    if variables:
-        header += "# Needs these environment variables: " + ", ".join(sorted(variables)) + "\n"
-    if unknown:
-        header += (
-            "# Left out, unmanaged and untouched (option keys tasksync does not know yet): "
-            + ", ".join(sorted(unknown))
-            + "\n"
-        )
-    return Export(header + "\n".join(lines) + "\n", len(entries), variables, warnings)
+    return "\n".join(lines) + "\n"
 
 
 class _Literal:
