@@ -179,17 +179,8 @@ class Session:
         plan, remotes = await self._plan_tasks(cfg, specs, account, rotate_secrets)
         if check_inputs:
             plan = await self._check_inputs(plan, specs, remotes, check_all_inputs)
-        targeted = bool(targets) or match is not None
-        if cfg.schedules and not targeted:  # after the tasks: actions may name tasks it creates
-            schedules, spent = await plan_schedules(
-                self.client,
-                cfg.schedules,
-                list(zip(specs, plan.changes, strict=True)),
-                concurrency=self.settings.concurrency,
-                interrupt=self.interrupt,
-            )
-            plan = dataclasses.replace(plan, schedules=schedules)
-            self._unbilled += spent
+        if cfg.schedules and not targets and match is None:  # the schedules go with every task
+            plan = await self._plan_schedules(plan, cfg, specs)
         gone, timed_gone, spent = await plan_deletions(
             self.client, cfg, account, targets=targets, match=match
         )
@@ -245,6 +236,21 @@ class Session:
             owner=account.username,
         )
         return plan, found
+
+    async def _plan_schedules(
+        self, plan: Plan, cfg: config.Config, specs: Sequence[TaskSpec]
+    ) -> Plan:
+        """The plan with the schedules' changes, planned after the tasks': their actions may
+        name tasks this plan creates."""
+        schedules, spent = await plan_schedules(
+            self.client,
+            cfg.schedules,
+            list(zip(specs, plan.changes, strict=True)),
+            concurrency=self.settings.concurrency,
+            interrupt=self.interrupt,
+        )
+        self._unbilled += spent
+        return dataclasses.replace(plan, schedules=schedules)
 
     async def _check_inputs(
         self,
