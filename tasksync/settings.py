@@ -7,9 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasksync.api import DEFAULT_API_URL, ApifyClient
+from tasksync.api import DEFAULT_API_URL, ApifyClient, Reply
 from tasksync.concurrency import AdaptiveLimit, ConcurrencyGate, FixedLimit
-from tasksync.errors import TasksyncError
+from tasksync.errors import TasksyncError, TransportError, UnreachableError
 from tasksync.throttle import RateLimiter, RetryPolicy
 
 DEFAULT_MAX_CONCURRENCY = 256
@@ -100,3 +100,24 @@ class Account:
 
     user_id: str
     username: str
+
+
+async def whose_token(client: ApifyClient) -> Reply[Account]:
+    """The check before a run: ``GET /v2/users/me`` with at most two attempts, so that a wrong
+    URL, an unreachable API or a refused token fails in seconds; the token's account."""
+    try:
+        reply = await client.me(max_attempts=2)
+    except TransportError as exc:
+        if exc.status or isinstance(exc, UnreachableError):
+            raise
+        unreachable = UnreachableError(
+            f"the API at {client.base_url} cannot be reached: {exc}; check "
+            "--api-url or APIFY_API_BASE_URL and the network",
+            attempts=exc.attempts,
+        )
+        unreachable.stats = exc.stats
+        raise unreachable from None
+    user_id, username = reply.value.get("id"), reply.value.get("username")
+    if not isinstance(user_id, str) or not user_id:
+        raise TransportError(f"{client.where('GET', '/v2/users/me')}: the answer has no user `id`")
+    return Reply(Account(user_id, username if isinstance(username, str) else ""), reply.stats)

@@ -34,8 +34,6 @@ from tasksync.errors import (
     ApiError,
     AuthError,
     TasksyncError,
-    TransportError,
-    UnreachableError,
 )
 from tasksync.model import RemoteTask, RequestStats, TaskChange, TaskResult, TaskSpec
 from tasksync.plan import Plan, make_plan, plan_task
@@ -46,7 +44,7 @@ from tasksync.run import Interrupt, Interrupted
 from tasksync.schedules.apply import schedules_step
 from tasksync.schedules.refresh import plan_schedules
 from tasksync.secrets import plan_key, redact, secret_values
-from tasksync.settings import Account, Settings
+from tasksync.settings import Account, Settings, whose_token
 from tasksync.stale import check as stale_check
 from tasksync.stopped import stopped_report
 
@@ -116,25 +114,9 @@ class Session:
         attempts. A wrong URL, an unreachable API or a refused token fails here, in seconds."""
         if self._account is not None:
             return self._account
-        try:
-            reply = await self.client.me(max_attempts=2)
-        except TransportError as exc:
-            if exc.status or isinstance(exc, UnreachableError):
-                raise
-            unreachable = UnreachableError(
-                f"the API at {self.client.base_url} cannot be reached: {exc}; check "
-                "--api-url or APIFY_API_BASE_URL and the network",
-                attempts=exc.attempts,
-            )
-            unreachable.stats = exc.stats
-            raise unreachable from None
+        reply = await whose_token(self.client)
         self._unbilled += reply.stats
-        user_id, username = reply.value.get("id"), reply.value.get("username")
-        if not isinstance(user_id, str) or not user_id:
-            raise TransportError(
-                f"{self.client.where('GET', '/v2/users/me')}: the answer has no user `id`"
-            )
-        self._account = Account(user_id, username if isinstance(username, str) else "")
+        self._account = reply.value
         return self._account
 
     def _bill(self) -> RequestStats:
