@@ -111,6 +111,26 @@ def _add_api_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--max-rate", type=float, help="at most this many requests per second (default: adaptive)"
     )
+    p.add_argument(
+        "--max-attempts",
+        type=int,
+        default=5,
+        help="attempts per request before giving up on it (default 5): a 429, a 5xx, a timeout "
+        "or a lost connection is retried",
+    )
+    p.add_argument(
+        "--retry-delay",
+        type=float,
+        default=0.5,
+        help="seconds before the first retry, doubled with jitter for each next one (default "
+        "0.5; a Retry-After header asks for longer)",
+    )
+    p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=30.0,
+        help="seconds a request's first attempt may take, doubled for each retry (default 30)",
+    )
 
 
 def _add_diff_arguments(p: argparse.ArgumentParser) -> None:

@@ -121,7 +121,14 @@ def _cmd_emulator(args: argparse.Namespace, env: Env) -> int:
 
 def _settings(args: argparse.Namespace, env: Env) -> Settings:
     from tasksync.sync import Settings
+    from tasksync.throttle import RetryPolicy
 
+    if args.max_attempts < 1:
+        raise TasksyncError("--max-attempts must be at least 1")
+    if args.retry_delay < 0:
+        raise TasksyncError("--retry-delay must not be negative")
+    if args.request_timeout <= 0:
+        raise TasksyncError("--request-timeout must be positive")
     return Settings.from_environ(
         env.environ,
         token_file=args.token_file,
@@ -129,6 +136,11 @@ def _settings(args: argparse.Namespace, env: Env) -> Settings:
         concurrency=args.concurrency,
         max_concurrency=args.max_concurrency,
         max_rate=args.max_rate,
+        retry=RetryPolicy(
+            max_attempts=args.max_attempts,
+            base_delay=args.retry_delay,
+            attempt_timeout=args.request_timeout,
+        ),
     )
 
 

@@ -41,13 +41,14 @@ CASES = sorted(p.name for p in BAD.iterdir())
 FAST = RetryPolicy(base_delay=0.01, attempt_timeout=5.0)
 
 
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The command line with quick retries (the default backoff waits up to 15 s per request)."""
-    settings = cli._settings
-    monkeypatch.setattr(
-        cli, "_settings", lambda args, env: dataclasses.replace(settings(args, env), retry=FAST)
-    )
+FAST_FLAGS = ("--retry-delay", "0.01", "--request-timeout", "5")
+"""The same policy through the command line's own options."""
+
+
+def run_fast(command: str, *argv: str, emu: Emulator | None = None) -> Result:
+    """``run_cli`` with quick retries (the default backoff waits up to 15 s per request)."""
+    flags = FAST_FLAGS if command in ("plan", "apply") else ()
+    return run_cli(command, *flags, *argv, emu=emu)
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +105,9 @@ def test_bad_task_file(
     shared_emulator.clear_requests()
     # --require-env: validate without it takes an unset ${VAR} for a note (no secrets in CI).
     flags = ["--require-env"] if command == "validate" else []
-    result = run_cli(command, *flags, str(path), emu=shared_emulator if command == "plan" else None)
+    result = run_fast(
+        command, *flags, str(path), emu=shared_emulator if command == "plan" else None
+    )
     assert result.code == cli.ExitStatus.ERROR, result.output
     assert result.out == ""
     assert result.err.startswith("tasksync: error: ")
@@ -321,12 +324,43 @@ def bravo_fault(emu: Emulator, bravo: dict[str, Any], method: str, case: BadAnsw
 
 
 @pytest.mark.faults
+@pytest.mark.parametrize("attempts", [1, 3])
+def test_max_attempts_bounds_the_retries_of_a_request(
+    attempts: int, emu: Emulator, tmp_path: Path
+) -> None:
+    path, bravo = seed_three(emu, tmp_path)
+    bravo_fault(emu, bravo, "GET", BAD_ANSWERS["html-502-from-a-proxy"])
+    result = run_fast("plan", path, "--max-attempts", str(attempts), emu=emu)
+    assert result.code == cli.ExitStatus.ERROR, result.output
+    spoilt = [r for r in emu.requests if r.fault is not None]
+    assert len(spoilt) == attempts
+    gave_up = f"gave up after {attempts} attempts"
+    assert (gave_up in result.out) == (attempts > 1), result.out
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [("--max-attempts", "0"), ("--retry-delay", "-1"), ("--request-timeout", "0")],
+)
+def test_retry_options_are_checked_before_any_request(
+    flags: tuple[str, str], emu: Emulator, tmp_path: Path
+) -> None:
+    path, _ = seed_three(emu, tmp_path)
+    emu.clear_requests()
+    result = run_cli("plan", path, *flags, emu=emu)
+    assert result.code == cli.ExitStatus.ERROR, result.output
+    assert result.err.startswith(f"tasksync: error: {flags[0]} must"), result.err
+    assert flags[1] not in result.err.replace(flags[0], "")
+    assert emu.requests == []
+
+
+@pytest.mark.faults
 @pytest.mark.parametrize("name", BAD_ANSWERS)
 def test_plan_with_one_bad_answer(name: str, emu: Emulator, tmp_path: Path) -> None:
     case = BAD_ANSWERS[name]
     path, bravo = seed_three(emu, tmp_path)
     bravo_fault(emu, bravo, "GET", case)
-    result = run_cli("plan", path, emu=emu)
+    result = run_fast("plan", path, emu=emu)
     assert result.code == cli.ExitStatus.ERROR, result.output
     assert_clean(result, emu)
     lines = result.out.splitlines()
@@ -352,7 +386,7 @@ def test_apply_with_one_bad_answer(name: str, emu: Emulator, tmp_path: Path) -> 
     path, bravo = seed_three(emu, tmp_path)
     bravo_fault(emu, bravo, "PUT", case)
     report_path = tmp_path / "report.json"
-    result = run_cli("apply", path, "--yes", "--report", str(report_path), emu=emu)
+    result = run_fast("apply", path, "--yes", "--report", str(report_path), emu=emu)
     assert result.code == cli.ExitStatus.ERROR, result.output
     assert_clean(result, emu)
     failed = [line for line in result.out.splitlines() if "janedoe~bravo: " in line]
@@ -383,7 +417,7 @@ def test_json_labelled_text_plain_is_read(method: str, emu: Emulator, tmp_path: 
     """A proxy that relabels the answer does not matter: the body is what is checked."""
     path, bravo = seed_three(emu, tmp_path)
     bravo_fault(emu, bravo, method, BadAnswer(lambda t: {"variant": "wrong-content-type"}, ""))
-    result = run_cli("apply", path, "--yes", emu=emu)
+    result = run_fast("apply", path, "--yes", emu=emu)
     assert result.code == cli.ExitStatus.OK, result.output
     assert_clean(result, emu)
     assert memory(emu) == dict.fromkeys(NAMES, 2048)
@@ -400,7 +434,7 @@ def test_one_unreadable_answer_is_retried_and_the_run_converges(
         ref = "janedoe~bravo" if method == "GET" else bravo["id"]
         emu.faults.schedule(method=method, path_prefix=f"/v2/actor-tasks/{ref}", variant=variant)
     report_path = tmp_path / "report.json"
-    result = run_cli("apply", path, "--yes", "--report", str(report_path), emu=emu)
+    result = run_fast("apply", path, "--yes", "--report", str(report_path), emu=emu)
     assert result.code == cli.ExitStatus.OK, result.output
     assert_clean(result, emu)
     assert memory(emu) == dict.fromkeys(NAMES, 2048)
@@ -414,7 +448,7 @@ def test_one_unreadable_answer_is_retried_and_the_run_converges(
 def test_token_revoked_during_plan(emu: Emulator, tmp_path: Path) -> None:
     path, _ = seed_three(emu, tmp_path)
     emu.faults.schedule(status=401, method="GET", path_prefix="/v2/actor-tasks/janedoe~bravo")
-    result = run_cli("plan", path, emu=emu)
+    result = run_fast("plan", path, emu=emu)
     assert result.code == cli.ExitStatus.ERROR
     assert_clean(result, emu)
     assert result.err == (
@@ -432,7 +466,7 @@ def test_token_revoked_during_apply(emu: Emulator, tmp_path: Path) -> None:
     path, bravo = seed_three(emu, tmp_path)
     emu.faults.schedule(status=401, method="PUT", path_prefix=f"/v2/actor-tasks/{bravo['id']}")
     report_path = tmp_path / "report.json"
-    result = run_cli("apply", path, "--yes", "--report", str(report_path), emu=emu)
+    result = run_fast("apply", path, "--yes", "--report", str(report_path), emu=emu)
     assert result.code == cli.ExitStatus.ERROR
     assert_clean(result, emu)
     assert (
@@ -482,12 +516,12 @@ def test_saved_plan_with_a_malformed_task_list(emu: Emulator, tmp_path: Path) ->
     not a task makes that task stale (it cannot be checked), and nothing is written for it."""
     path, _ = seed_three(emu, tmp_path)
     plan_path = str(tmp_path / "plan.json")
-    assert run_cli("plan", path, "--out", plan_path, emu=emu).code == cli.ExitStatus.OK
+    assert run_fast("plan", path, "--out", plan_path, emu=emu).code == cli.ExitStatus.OK
     body = {"data": {"items": [1, 2, 3], "total": 3, "offset": 0, "limit": 1000, "count": 3}}
     emu.faults.schedule(
         method="GET", path_prefix="/v2/actor-tasks", variant="json", body=body, count=3
     )
-    result = run_cli("apply", plan_path, "--yes", emu=emu)
+    result = run_fast("apply", plan_path, "--yes", emu=emu)
     assert result.code == cli.ExitStatus.ERROR
     assert_clean(result, emu)
     assert "could not check whether the task changed since the plan" in result.out
