@@ -263,7 +263,7 @@ def test_validate_without_secrets_notes_an_unset_variable(tmp_path: Path) -> Non
     result = run_cli("validate", path)
     assert result.code == 0, result.output
     assert "NEWS_TEST_UNSET_KEY is not set" in result.out
-    assert "valid, but 1 variable is unset here" in result.out
+    assert "valid, 1 task; 1 variable is unset here" in result.out
     strict = run_cli("validate", "--require-env", path)
     assert strict.code == 1 and "NEWS_TEST_UNSET_KEY is not set" in strict.err
 

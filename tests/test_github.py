@@ -75,7 +75,7 @@ def test_an_unset_variable_is_a_notice_not_an_error() -> None:
     lines = github.validation_lines([result], github=True)
     assert lines[0].startswith(f"::notice file={github.escape_property(path)},line=5,col=13::")
     assert "NEWS_TEST_UNSET_KEY is not set" in lines[0]
-    assert lines[1] == f"{path}: valid, but 1 variable is unset here"
+    assert lines[1] == f"{path}: valid, 1 task; 1 variable is unset here"
 
 
 def test_validate_several_files_exits_1_when_one_is_invalid(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ from tasksync.github.annotations import (
     escape_property,
     github_format,
     problem_annotation,
-    problem_annotations,
     workflow_command,
 )
 from tasksync.github.command import main
@@ -80,7 +79,6 @@ __all__ = [
     "main",
     "marker_for",
     "problem_annotation",
-    "problem_annotations",
     "pull_request_number",
     "read_plan",
     "run_action",

@@ -7,12 +7,10 @@ error: validation runs without secrets, so a variable set only where ``plan`` ru
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import IO
 
 from tasksync.errors import Problem
-
-_UNSET_VARIABLE = "the environment variable "
 
 
 def escape_data(text: str) -> str:
@@ -42,18 +40,6 @@ def problem_annotation(problem: Problem, *, level: str = "error") -> str:
     line = problem.line if file else None
     col = problem.column if line is not None else None
     return workflow_command(level, message, file=file, line=line, col=col)
-
-
-def problem_annotations(problems: Iterable[Problem]) -> list[str]:
-    """``::error file=F,line=L,col=C::message`` for each problem; unset ``${VAR}`` is a notice
-    (validate needs no secrets, so a variable set only where plan runs is not an error)."""
-    return [
-        problem_annotation(p, level="notice" if is_unset_variable(p) else "error") for p in problems
-    ]
-
-
-def is_unset_variable(problem: Problem) -> bool:
-    return problem.message.startswith(_UNSET_VARIABLE) and " is not set" in problem.message
 
 
 def github_format(environ: Mapping[str, str], stream: IO[str]) -> bool:

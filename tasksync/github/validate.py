@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from tasksync import config
 from tasksync.errors import ConfigError, Problem, TasksyncError
-from tasksync.github.annotations import is_unset_variable, problem_annotation
+from tasksync.github.annotations import problem_annotation
 from tasksync.github.markdown import md_text
 
 
@@ -40,20 +40,16 @@ class Validation:
 def validate_file(
     path: str, environ: Mapping[str, str], *, input_schemas: Mapping[str, str] | None = None
 ) -> Validation:
-    """Load ``path``; problems with an unset ``${VAR}`` are notes, the rest are errors.
+    """Load ``path`` without requiring its variables (an unset ``${VAR}`` is a note).
     ``input_schemas``: Actor -> input schema file, beside the file's ``actors:`` section."""
     try:
-        cfg = config.load(path, environ=environ)
+        cfg = config.load(path, environ=environ, require_env=False)
     except ConfigError as exc:
-        notes = tuple(p for p in exc.problems if is_unset_variable(p))
-        errors = tuple(p for p in exc.problems if not is_unset_variable(p))
-        if not errors:  # valid but for unset variables: the inputs can still be checked
-            errors = _input_problems(path, environ, input_schemas)
-        return Validation(path, None, errors, notes)
+        return Validation(path, None, tuple(exc.problems))
     except TasksyncError as exc:  # unreadable, too large, not a file
         return Validation(path, None, (Problem(path, None, None, "", str(exc)),), error=str(exc))
     problems = _input_problems(path, environ, input_schemas) if cfg.actors or input_schemas else ()
-    return Validation(path, len(cfg.tasks), problems)
+    return Validation(path, len(cfg.tasks), problems, cfg.notes)
 
 
 def _input_problems(
@@ -88,14 +84,13 @@ def validation_lines(results: Sequence[Validation], *, github: bool) -> list[str
         else:
             out += [f"{p} (note: validate needs no secrets)" for p in r.notes]
             out += [str(p) for p in r.problems]
-        if r.ok and r.tasks is None:
-            n = len(r.notes)
-            out.append(
-                f"{r.file}: valid, but {n} variable{'s are' if n != 1 else ' is'} unset here"
-            )
-        elif r.ok:
+        if r.ok:
             count = r.tasks or 0
-            out.append(f"{r.file}: valid, {count} task{'s' if count != 1 else ''}")
+            line = f"{r.file}: valid, {count} task{'s' if count != 1 else ''}"
+            if r.notes:
+                n = len(r.notes)
+                line += f"; {n} variable{'s are' if n != 1 else ' is'} unset here"
+            out.append(line)
         else:
             n = len(r.problems)
             out.append(f"{r.file}: {n} problem{'s' if n != 1 else ''}")
