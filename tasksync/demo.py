@@ -20,8 +20,10 @@ import anyio
 from tasksync import config, report
 from tasksync.console import Env, write_atomic
 from tasksync.emulator import Emulator, EmulatorSettings
-from tasksync.model import TaskSpec
+from tasksync.model import Action, Status, TaskSpec
+from tasksync.plan import Plan
 from tasksync.sync import Session, Settings
+from tasksync.text import plural
 
 DEFAULT_ACTOR = "apify~web-scraper"
 
@@ -66,10 +68,10 @@ def drifted(spec: TaskSpec, index: int) -> dict[str, Any]:
 def run(env: Env, *, file: str | None = None) -> int:
     path = file or example_path()
     cfg = config.load(path, environ=env.environ)
-    return anyio.run(_demo, env, cfg)
+    return anyio.run(_demo, env, cfg, file is None)
 
 
-async def _demo(env: Env, cfg: config.Config) -> int:
+async def _demo(env: Env, cfg: config.Config, ours: bool) -> int:
     async with Emulator(EmulatorSettings(latency_ms=5)) as emu:
         emu.state.add_build(DEFAULT_ACTOR, "latest", INPUT_SCHEMA)
         created_later = None
@@ -104,5 +106,23 @@ async def _demo(env: Env, cfg: config.Config) -> int:
         env.print(f"\nThe report is in {report_path} (and summary.md beside it).")
         converged = result.ok and not second.has_changes
         if not converged:
-            env.error("the demo did not converge; this is a bug, please report it")
+            env.error(_not_converged(result, second, ours))
         return 0 if converged else 1
+
+
+def _not_converged(result: report.Report, second: Plan, ours: bool) -> str:
+    """Why the demo ends in an error: a bug with the example file; with the user's own file,
+    what it did not fit."""
+    if ours:
+        return "the demo did not converge on its example file; this is a bug, please report it"
+    failed = [r.key for r in result.results if r.status is Status.FAILED]
+    left = [c.key for c in second.changes if c.action is not Action.NOOP]
+    names = failed or left
+    shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+    what = f"{plural(len(failed), 'task')} failed" if failed else "the second plan has changes"
+    return (
+        f"the demo did not converge with this file: {what} ({shown}; see above). The demo "
+        f"runs every task on one sample Actor ({DEFAULT_ACTOR}) with a sample input schema, "
+        "which a file written for real Actors may not fit; `tasksync plan` against your account "
+        "checks each task against its own Actor"
+    )

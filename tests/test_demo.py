@@ -43,3 +43,24 @@ def test_demo_plans_applies_and_converges(tmp_path: Path, monkeypatch: pytest.Mo
     doc = json.loads(report.read_text())
     assert doc["ok"] is True and doc["totals"]["created"] == 1
     assert (report.parent / "summary.md").read_text().startswith("### ")
+
+
+def test_demo_on_a_file_that_does_not_fit_its_sample_actor_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "version: 1\ntasks:\n"
+        "  - task: janedoe~first\n    input: {maxPagesPerCrawl: 5}\n"
+        "  - task: janedoe~second\n    input: {maxPagesPerCrawl: 5}\n"
+        "  - task: janedoe~misfit\n    input: {maxPagesPerCrawl: -1}\n"  # drifted: written
+    )
+    result = run_cli("demo", str(path))
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    assert "bug" not in result.err
+    assert result.err.startswith(
+        "tasksync: error: the demo did not converge with this file: 1 task failed (janedoe~misfit; "
+    ), result.err
+    assert "sample Actor (apify~web-scraper)" in result.err
