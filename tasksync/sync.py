@@ -394,16 +394,26 @@ async def plan(
     settings: Settings,
     environ: Mapping[str, str] | None = None,
     rotate_secrets: bool = False,
+    create_missing: bool = False,
+    force: bool = False,
+    targets: Sequence[str] = (),
+    match: str | None = None,
     check_inputs: bool = True,
     check_all_inputs: bool = False,
+    prune: bool = False,
 ) -> Plan:
-    """``Session.plan`` in a session of its own."""
+    """``Session.plan`` in a session of its own (the same options and defaults)."""
     async with Session(settings, environ=environ) as session:
         return await session.plan(
             source,
             rotate_secrets=rotate_secrets,
+            create_missing=create_missing,
+            force=force,
+            targets=targets,
+            match=match,
             check_inputs=check_inputs,
             check_all_inputs=check_all_inputs,
+            prune=prune,
         )
 
 
@@ -413,7 +423,11 @@ async def apply(
     settings: Settings,
     create_missing: bool = False,
     force: bool = False,
+    prune: bool = False,
 ) -> Report:
-    """``Session.apply`` in a session of its own (same defaults: safety checked, no creation)."""
+    """``Session.apply`` in a session of its own (same defaults: safety checked, no creation,
+    no deletion)."""
     async with Session(settings) as session:
-        return await session.apply(the_plan, create_missing=create_missing, force=force)
+        return await session.apply(
+            the_plan, create_missing=create_missing, force=force, prune=prune
+        )

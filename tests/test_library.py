@@ -67,6 +67,29 @@ async def test_apply_creates_nothing_unless_asked(emulator: Emulator, tmp_path: 
     assert [r.status for r in created.results] == [Status.CREATED]
 
 
+async def test_the_one_shot_helpers_delete_only_with_prune(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    for name in ("kept", "old-1", "old-2", "old-3"):
+        seed(emulator, name, input={"q": 2})
+    text = "version: 1\ntasks:\n  - task: janedoe~kept\n    input: {q: 2}\nprune:\n  tasks: ['*']\n"
+    path = write_file(tmp_path, text)
+    settings = _settings(emulator)
+    plan = await tasksync.sync.plan(path, settings=settings, environ={})
+    assert len(plan.deletions) == 3 and not plan.prune
+    kept = await tasksync.sync.apply(plan, settings=settings, force=True)
+    assert all(r.status is Status.SKIPPED for r in kept.results if r.deletion)
+    assert emulator.state.get_task("janedoe~old-1") is not None
+    pruned = await tasksync.sync.plan(path, settings=settings, environ={}, prune=True)
+    report = await tasksync.sync.apply(pruned, settings=settings, force=True)
+    assert sorted(r.key for r in report.results if r.status is Status.DELETED) == [
+        "janedoe~old-1",
+        "janedoe~old-2",
+        "janedoe~old-3",
+    ]
+    assert [t["name"] for t in emulator.state.tasks()] == ["kept"]
+
+
 async def test_the_report_counts_the_requests_of_the_plan_and_the_writes(
     emulator: Emulator, tmp_path: Path
 ) -> None:
