@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import gc
 import json
 import sys
@@ -61,9 +60,12 @@ def _cmd_validate(args: argparse.Namespace, env: Env) -> int:
                 f"{path} is a saved plan (kind: tasksync-plan), not a task file: apply it with "
                 f"`tasksync apply {path}`, or validate the task file it was made from"
             )
-    results = validate_files(args.files, env.environ, input_schemas=dict(args.input_schemas or []))
-    if args.require_env:  # as plan and apply read the file: an unset variable is an error
-        results = [dataclasses.replace(r, problems=r.problems + r.notes, notes=()) for r in results]
+    results = validate_files(
+        args.files,
+        env.environ,
+        input_schemas=dict(args.input_schemas or []),
+        require_env=args.require_env,  # as plan and apply read the file: unset is an error
+    )
     if github:
         for line in validation_lines(results, github=True):
             env.print(line)

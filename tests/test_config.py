@@ -354,3 +354,20 @@ def test_a_json_task_file_loads_like_the_same_yaml(tmp_path: Path) -> None:
         got = config.load(path, environ=ENV).tasks
         assert [replace(t, location=None) for t in got] == expected
     assert got[1].desired["input"] == {"key": "k-1"} and got[1].env_refs
+
+
+def test_a_json_file_reads_every_json_number_and_yaml_keeps_its_strings(tmp_path: Path) -> None:
+    # JSON's exponents without a dot or a sign are numbers; YAML 1.1 (what safe_dump writes)
+    # reads them as strings, so a block-style file keeps them as written.
+    numbers = '{"a": 1e5, "b": 1.5E3, "c": 2.5e-3, "d": -0E+2, "e": 7}'
+    as_json = tmp_path / "tasks.json"
+    as_json.write_text(
+        '{"version": 1, "tasks": [{"task": "janedoe~numbers", "input": ' + numbers + "}]}"
+    )
+    got = config.load(as_json, environ={}).tasks[0].desired["input"]
+    assert got == {"a": 100000.0, "b": 1500.0, "c": 0.0025, "d": -0.0, "e": 7}
+    assert [type(v) for v in got.values()] == [float, float, float, float, int]
+    as_yaml = tmp_path / "tasks.yaml"
+    as_yaml.write_text("version: 1\ntasks:\n  - task: janedoe~numbers\n    input:\n      a: 1e5\n")
+    assert config.load(as_yaml, environ={}).tasks[0].desired["input"] == {"a": "1e5"}
+    assert yaml.safe_load(yaml.safe_dump({"a": "1e5"})) == {"a": "1e5"}

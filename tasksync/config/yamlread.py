@@ -150,6 +150,7 @@ class _Builder:
         self.sizes: dict[str, tuple[int, int]] = {}  # anchor -> (values, depth), when aliased
         self.open_anchors: set[str] = set()
         self.count = 0
+        self.json_numbers = False
 
     def run(self) -> Document:
         try:
@@ -206,7 +207,7 @@ class _Builder:
                     if value is MISSING:
                         value = raw
                         if raw[0] in NUMBER_START:
-                            value, message = number(raw)
+                            value, message = number(raw, self.json_numbers)
                             if message is not None:
                                 self._issue(stack, event.start_mark, message)
                         elif raw == "<<" and stack and stack[-1].key is _EXPECT_KEY:
@@ -225,6 +226,8 @@ class _Builder:
                         [*self.issues, too_deep(_path(stack), event.start_mark, MAX_DEPTH)]
                     )
                 is_map = cls is MappingStartEvent
+                if not stack and is_map and event.flow_style:
+                    self.json_numbers = True  # written as JSON: its numbers are JSON's
                 tag = event.tag
                 if tag is not None and tag != "!" and tag != TAG + ("map" if is_map else "seq"):
                     self._issue(stack, event.start_mark, bad_tag(tag))

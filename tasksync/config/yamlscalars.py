@@ -4,6 +4,8 @@ Plain scalars resolve to ``null``, booleans, integers and floats only in the spe
 1.1 (what ``yaml.safe_dump`` and ``tasksync export`` write) and YAML 1.2 (what editors check
 against the schema) agree on; anything else (``yes``, ``on``, ``0o17``, ``1_000``, ``1e5``, dates)
 stays a string. So a string that ``safe_dump`` wrote unquoted always reads back as that string.
+A document written as JSON (its root a flow mapping, ``{...}``) reads every JSON number as one,
+as JSON does (``1e5``, ``2.5E-3``): ``safe_dump`` never writes such a document.
 Tags other than the JSON ones are refused: nothing is ever constructed from a tag.
 
 The reader's hot loop looks ``PLAIN`` up itself and calls ``number`` only for a scalar that
@@ -46,17 +48,19 @@ MISSING: Any = object()
 
 _INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")
 _FLOAT = re.compile(r"(?:[-+]?[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+][0-9]+)?\Z")
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?\Z")
 _SPECIAL_FLOAT = re.compile(r"[-+]?\.(?:inf|Inf|INF)\Z|\.(?:nan|NaN|NAN)\Z")
 _MAX_DIGITS = 4000  # int() refuses longer strings (sys.int_info.default_max_str_digits)
 
 
-def number(raw: str) -> tuple[JSON, str | None]:
-    """The number a plain scalar spells, or the scalar itself when it spells none."""
+def number(raw: str, json_numbers: bool = False) -> tuple[JSON, str | None]:
+    """The number a plain scalar spells, or the scalar itself when it spells none. With
+    ``json_numbers`` (a document written as JSON), every JSON number is one: ``1e5``, ``1.5E3``."""
     if _INT.match(raw):
         if len(raw) > _MAX_DIGITS:
             return None, "the number has too many digits"
         return int(raw), None
-    if _FLOAT.match(raw):
+    if _FLOAT.match(raw) or (json_numbers and _JSON_NUMBER.match(raw)):
         value = float(raw)
         if math.isfinite(value):
             return value, None

@@ -38,12 +38,16 @@ class Validation:
 
 
 def validate_file(
-    path: str, environ: Mapping[str, str], *, input_schemas: Mapping[str, str] | None = None
+    path: str,
+    environ: Mapping[str, str],
+    *,
+    input_schemas: Mapping[str, str] | None = None,
+    require_env: bool = False,
 ) -> Validation:
-    """Load ``path`` without requiring its variables (an unset ``${VAR}`` is a note).
+    """Load ``path``; an unset ``${VAR}`` is a note unless ``require_env`` (as plan reads it).
     ``input_schemas``: Actor -> input schema file, beside the file's ``actors:`` section."""
     try:
-        cfg = config.load(path, environ=environ, require_env=False)
+        cfg = config.load(path, environ=environ, require_env=require_env)
     except ConfigError as exc:
         return Validation(path, None, tuple(exc.problems))
     except TasksyncError as exc:  # unreadable, too large, not a file
@@ -70,8 +74,12 @@ def validate_files(
     environ: Mapping[str, str],
     *,
     input_schemas: Mapping[str, str] | None = None,
+    require_env: bool = False,
 ) -> list[Validation]:
-    return [validate_file(p, environ, input_schemas=input_schemas) for p in paths]
+    return [
+        validate_file(p, environ, input_schemas=input_schemas, require_env=require_env)
+        for p in paths
+    ]
 
 
 def validation_lines(results: Sequence[Validation], *, github: bool) -> list[str]:
