@@ -123,8 +123,19 @@ DRIFTS = ("same", "options", "unset", "input", "title", "all", "missing")
 
 
 def _canonical(value: Any) -> str:
-    """Type-strict JSON equality by text: ``True`` is not ``1`` and key order does not matter."""
-    return json.dumps(value, sort_keys=True)
+    """Type-strict JSON equality by text, numbers as JavaScript has them: ``True`` is not ``1``,
+    ``1.0`` is ``1``, and key order does not matter."""
+    return json.dumps(_js_numbers(value), sort_keys=True)
+
+
+def _js_numbers(value: Any) -> Any:
+    if type(value) is float and value.is_integer():
+        return int(value)
+    if type(value) is dict:
+        return {k: _js_numbers(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_js_numbers(v) for v in value]
+    return value
 
 
 @dataclass
@@ -184,6 +195,7 @@ def make_scenario(emu: Emulator, folder: Path, count: int, rng: random.Random) -
                 "n": i,
                 "startUrls": [{"url": f"https://example.com/{i}"}],
                 "depth": rng.randint(1, 5),
+                "ratio": (0.0, 0.5, 1.0)[i % 3],  # 0.0 and 1.0 come back as 0 and 1 in JS mode
                 "flags": {"fast": rng.random() < 0.5},
             },
         }
