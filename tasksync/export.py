@@ -28,6 +28,7 @@ import yaml
 
 from tasksync.actorschemas import OnlineSchemas
 from tasksync.api import ApifyClient
+from tasksync.config import yamlread
 from tasksync.engine import ProgressCallback, read_listed
 from tasksync.inputschema import InputSchema
 from tasksync.jsonutil import escape_token, json_equal
@@ -153,6 +154,10 @@ def render(
     unknown: set[str] = set()
     for key, remote in tasks:
         data = remote.data
+        too_deep = _too_deep(data.get("input"))
+        if too_deep:
+            warnings.append(f"{key}: left out: {too_deep}")
+            continue
         entry: dict[str, Any] = {"task": key}
         act = actors.get(str(data.get("actId")))
         if act:
@@ -216,6 +221,21 @@ class _Literal:
 
     def __init__(self, value: JSON) -> None:
         self.value = value
+
+
+_INPUT_LEVELS = yamlread.MAX_DEPTH - 3
+"""The deepest input a task file can hold: the document, ``tasks`` and the entry nest it."""
+
+
+def _too_deep(task_input: JSON) -> str | None:
+    """Why an input cannot be written into a task file that reads back, if it cannot."""
+    depth = yamlread.measure(task_input)[1]
+    if depth <= _INPUT_LEVELS:
+        return None
+    return (
+        f"its input nests {depth} levels of objects and arrays; a task file holds at most "
+        f"{_INPUT_LEVELS} (the file would not read back). Manage this task outside the file"
+    )
 
 
 def _credentials(key: str, task_input: dict[str, JSON], secret: tuple[str, ...]) -> list[str]:

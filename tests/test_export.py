@@ -193,3 +193,22 @@ def test_a_plan_refuses_the_token_in_an_input(tmp_path: Path) -> None:
     # refused by the loader, before any request (the plan refuses it too, for a library caller)
     assert result.code == 1 and "a task file cannot use it" in result.err
     assert emu.token not in result.output
+
+
+def test_a_task_nested_deeper_than_a_file_holds_is_left_out_and_named(tmp_path: Path) -> None:
+    out = tmp_path / "exported.yaml"
+    deep: dict[str, object] = {"leaf": 1}
+    for level in range(2, 72):  # the API keeps it; a task file holds 61 levels of input
+        deep = {"a": deep}
+        if level == 61:
+            deepest_kept = deep
+    with threaded_emulator() as emu:
+        seed(emu, "shallow", input={"q": 1})
+        seed(emu, "deep-one", input=deep)
+        seed(emu, "just-fits", input=deepest_kept)
+        result = run_cli("export", "-o", str(out), emu=emu)
+        assert result.code == 0, result.output
+        assert "janedoe~deep-one: left out: its input nests 71 levels" in result.err
+        cfg = config.load(str(out), environ={})  # the file reads back
+        assert [t.key for t in cfg.tasks] == ["janedoe~just-fits", "janedoe~shallow"]
+        assert run_cli("plan", str(out), "--detailed-exitcode", emu=emu).code == 0

@@ -336,7 +336,7 @@ class _Builder:
             return None
         size = self.sizes.get(name)
         if size is None:
-            size = self.sizes[name] = _measure(value)
+            size = self.sizes[name] = measure(value)
         count, depth = size
         self.count += count
         if self.count > MAX_VALUES:
@@ -391,7 +391,7 @@ def _step(frame: _Frame) -> str | int:
     return "<<" if key is _MERGE else "?"
 
 
-def _measure(value: JSON) -> tuple[int, int]:
+def measure(value: JSON) -> tuple[int, int]:
     """(number of values, nesting depth of mappings and lists) of ``value``."""
     if type(value) is dict:
         items: Any = value.values()
@@ -401,7 +401,7 @@ def _measure(value: JSON) -> tuple[int, int]:
         return 1, 0
     count, depth = 1, 0
     for item in items:
-        c, d = _measure(item)
+        c, d = measure(item)
         count += c
         depth = max(depth, d)
     return count, depth + 1
