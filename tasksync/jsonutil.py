@@ -45,7 +45,14 @@ def json_equal(a: JSON, b: JSON, encrypted_matches: bool = False) -> bool:
             return False
         for key, value in b.items():
             other = a.get(key, MISSING)
-            if other is MISSING or not json_equal(other, value, encrypted_matches):
+            kind = type(value)
+            if type(other) is kind and kind is not dict and kind is not list:
+                # Two scalars of one type (most values): compared here, without a call.
+                if other != value and not (
+                    kind is str and encrypted_matches and other.startswith(ENCRYPTED_VALUE)
+                ):
+                    return False
+            elif other is MISSING or not json_equal(other, value, encrypted_matches):
                 return False
         return True
     if ta is list:
