@@ -27,6 +27,14 @@ async def call(emu: Emulator, method: str, path: str, body: Any = None) -> tuple
         return resp.status, await resp.text()
 
 
+def float_literals(text: str) -> list[str]:
+    """The numbers of a JSON text written with a fraction or an exponent (read by the parser:
+    a timestamp such as "20:08:35.053Z" is a string, not a number)."""
+    found: list[str] = []
+    json.loads(text, parse_float=lambda literal: found.append(literal) or float(literal))
+    return found
+
+
 SENT = {"count": 5.0, "pair": [1.0, 2.5], "deep": {"list": [{"n": -3.0}], "big": 1e21}, "i": 7}
 
 
@@ -41,7 +49,7 @@ async def test_integral_floats_in_every_answer(on: bool) -> None:
             assert status == 200
             if on:
                 assert '"count":5,' in text and '"pair":[1,2.5]' in text and '"n":-3}' in text
-                assert "5.0" not in text and "1.0" not in text
+                assert sorted(float_literals(text)) == ["1e+21", "2.5"]  # no "5.0", no "1.0"
             else:
                 assert '"count":5.0,' in text and '"pair":[1.0,2.5]' in text
             assert '"big":1e+21' in text  # JSON.stringify(1e21) is "1e+21" too
