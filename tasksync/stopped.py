@@ -12,6 +12,7 @@ from tasksync.model import RequestStats, Status, TaskResult
 from tasksync.plan import Plan
 from tasksync.prune.apply import not_deleted
 from tasksync.report import Report, now
+from tasksync.secrets import redact, secret_values
 
 
 def stopped_report(
@@ -53,3 +54,14 @@ def stopped_report(
         error=why,
         source=plan.source if plan is not None else str(cfg.path if cfg else None),
     )
+
+
+def stopped_midway(fatal: ApiError | None, plan: Plan) -> str | None:
+    """The report's error when an error of the whole API stopped an apply mid-way (None when
+    nothing did)."""
+    if fatal is None:
+        return None
+    why = "the API refused the token mid-run, so the run stopped: "
+    if not isinstance(fatal, AuthError):
+        why = "the run stopped mid-way: "
+    return why + redact(str(fatal), secret_values(plan.to_apply))

@@ -32,7 +32,6 @@ from tasksync.api import ApifyClient
 from tasksync.engine import ProgressCallback
 from tasksync.errors import (
     ApiError,
-    AuthError,
     TasksyncError,
 )
 from tasksync.model import RemoteTask, RequestStats, TaskChange, TaskResult, TaskSpec
@@ -43,10 +42,10 @@ from tasksync.report import Report, now
 from tasksync.run import Interrupt, Interrupted
 from tasksync.schedules.apply import schedules_step
 from tasksync.schedules.refresh import plan_schedules
-from tasksync.secrets import plan_key, redact, secret_values
+from tasksync.secrets import plan_key
 from tasksync.settings import Account, Settings, whose_token
 from tasksync.stale import check as stale_check
-from tasksync.stopped import stopped_report
+from tasksync.stopped import stopped_midway, stopped_report
 
 __all__ = ["Account", "Session", "Settings", "apply", "plan"]
 
@@ -141,15 +140,13 @@ class Session:
     ) -> Plan:
         """Load the file (unless given a loaded Config), read the live tasks, and diff them.
 
-        ``create_missing`` and ``force`` are recorded in the plan, which then predicts what
-        applying it does; ``targets``/``match`` select some of the file's tasks (the safety limit
-        counts those, and the schedules are left out); ``show_unmanaged`` lists the account's
-        tasks that the file does not name. With ``check_inputs``, the input of every task to be
-        written (of every task, with ``check_all_inputs``) is checked against its Actor build's
-        input schema (``inputcheck``); a refused input makes that task a plan error. With a
-        ``prune:`` section, what the file owns and no longer declares is planned for deletion
-        (``prune``: recorded, so that applying the plan deletes).
-        """
+        ``create_missing``, ``force`` and ``prune`` are recorded in the plan, which then
+        predicts what applying it does; ``targets``/``match`` select some of the file's tasks
+        (the safety limit counts those; the schedules are left out); ``show_unmanaged`` lists
+        the account's tasks that the file does not name. With ``check_inputs``, each input to be
+        written (each input, with ``check_all_inputs``) is checked against its Actor build's
+        input schema; a refused input makes that task a plan error. A ``prune:`` section plans
+        the deletion of what the file owns and no longer declares."""
         cfg = (
             source
             if isinstance(source, config.Config)
@@ -299,7 +296,7 @@ class Session:
             results=results,
             requests=(plan.requests + self._bill() + outcome.requests).as_dict(),
             interrupted=outcome.interrupted,
-            error=_stopped_why(outcome.fatal, plan),
+            error=stopped_midway(outcome.fatal, plan),
             source=plan.source,
             schedules=schedules,
         )
@@ -376,16 +373,6 @@ class Session:
         except TasksyncError as exc:
             return stopped_report(cfg, plan, began, exc, self._bill())
         return dataclasses.replace(report, started_at=began)
-
-
-def _stopped_why(fatal: ApiError | None, plan: Plan) -> str | None:
-    """The report's error when an error of the whole API stopped the apply mid-way."""
-    if fatal is None:
-        return None
-    why = "the API refused the token mid-run, so the run stopped: "
-    if not isinstance(fatal, AuthError):
-        why = "the run stopped mid-way: "
-    return why + redact(str(fatal), secret_values(plan.to_apply))
 
 
 async def plan(
