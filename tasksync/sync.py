@@ -152,8 +152,8 @@ class Session:
             if isinstance(source, config.Config)
             else config.load(source, environ=self.environ)
         )
-        owned = cfg.prune is not None and bool(cfg.prune.tasks)  # a target may name a deletion
-        specs = targeting.select(cfg.tasks, targets, match, strict=not owned)
+        owned = cfg.prune.tasks if cfg.prune is not None else ()  # a target may name a deletion
+        specs = targeting.select(cfg.tasks, targets, match, strict=not owned, deletable=owned)
         account = await self.check()
         plan, remotes = await self._plan_tasks(cfg, specs, account, rotate_secrets)
         if check_inputs:

@@ -35,15 +35,32 @@ def select(
     match: str | None = None,
     *,
     strict: bool = True,
+    deletable: Sequence[str] = (),
 ) -> list[TaskSpec]:
     """The specs named by ``targets`` or matching ``match``; all of them when neither is given.
-    A target that names no task of the file, or a glob that matches none, is an error (unless
-    not ``strict``: then ``check`` says so once the tasks to delete are known too)."""
+    A target that names no task of the file, or a glob that matches none, is an error. Not
+    ``strict`` (the file's ``prune:`` owns the task names ``deletable`` globs), a target may
+    name a task to delete: only one whose name no such glob matches is refused here, and
+    ``check`` says the rest once the tasks to delete are known."""
     refs = [TaskRef.parse(t.strip()) for t in targets]
     if not refs and match is None:
         return list(specs)
     if strict:
         check([s.ref for s in specs], refs, match)
+    else:  # a target may name a task to delete: refuse now only what no prune glob can own
+        known = [s.ref for s in specs]
+        hopeless = [
+            r.text
+            for r in refs
+            if r.id is None
+            and not any(_names(r, k) for k in known)
+            and not any(fnmatch.fnmatchcase(r.name or "", glob) for glob in deletable)
+        ]
+        if hopeless:
+            raise TasksyncError(
+                "--target names no task of the file, nor one that its prune: section owns: "
+                + ", ".join(hopeless)
+            )
     return [
         spec
         for spec in specs

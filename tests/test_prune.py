@@ -13,7 +13,7 @@ from support import run_cli, threaded_emulator, write_file
 
 from tasksync import report, sync
 from tasksync.emulator import Emulator
-from tasksync.errors import UnsafePlanError
+from tasksync.errors import TasksyncError, UnsafePlanError
 from tasksync.model import Action, Status
 from tasksync.plan import DELETIONS_FORMAT_VERSION, Plan
 from tasksync.run import Interrupt
@@ -288,8 +288,13 @@ async def test_target_and_match_narrow_deletions(emulator: Emulator, tmp_path: P
     assert not targeted.changes and not targeted.schedule_deletions
     matched = await plan(emulator, path, match="*-old")  # type: ignore[arg-type]
     assert [c.key for c in matched.deletions] == ["janedoe~news-old"]
-    with pytest.raises(Exception, match="names no task"):
+    emulator.clear_requests()
+    with pytest.raises(TasksyncError, match="nor one that its prune: section owns: ~weather-old"):
         await plan(emulator, path, targets=["~weather-old"])  # type: ignore[arg-type]
+    assert emulator.requests == [], "a target no glob can own is refused before any request"
+    with pytest.raises(TasksyncError, match="names no task of the file: ~news-gone"):
+        await plan(emulator, path, targets=["~news-gone"])  # type: ignore[arg-type]
+    assert emulator.requests, "one a glob may own is known only after the listing"
 
 
 async def test_a_task_that_a_schedule_made_since_the_plan_runs_is_skipped(
