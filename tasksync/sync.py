@@ -153,7 +153,7 @@ class Session:
             else config.load(source, environ=self.environ)
         )
         owned = cfg.prune.tasks if cfg.prune is not None else ()  # a target may name a deletion
-        specs = targeting.select(cfg.tasks, targets, match, strict=not owned, deletable=owned)
+        specs = targeting.select(cfg.tasks, targets, match, deletable=owned)
         account = await self.check()
         plan, remotes = await self._plan_tasks(cfg, specs, account, rotate_secrets)
         if check_inputs:

@@ -34,33 +34,17 @@ def select(
     targets: Iterable[str] = (),
     match: str | None = None,
     *,
-    strict: bool = True,
     deletable: Sequence[str] = (),
 ) -> list[TaskSpec]:
     """The specs named by ``targets`` or matching ``match``; all of them when neither is given.
-    A target that names no task of the file, or a glob that matches none, is an error. Not
-    ``strict`` (the file's ``prune:`` owns the task names ``deletable`` globs), a target may
-    name a task to delete: only one whose name no such glob matches is refused here, and
-    ``check`` says the rest once the tasks to delete are known."""
+    A target that names no task of the file, or a glob that matches none, is an error (``check``).
+    With ``deletable`` (the name globs of the file's ``prune:`` section) a target may name a task
+    to delete: only one whose name no such glob matches is refused here, and the rest are checked
+    once the tasks to delete are known."""
     refs = [TaskRef.parse(t.strip()) for t in targets]
     if not refs and match is None:
         return list(specs)
-    if strict:
-        check([s.ref for s in specs], refs, match)
-    else:  # a target may name a task to delete: refuse now only what no prune glob can own
-        known = [s.ref for s in specs]
-        hopeless = [
-            r.text
-            for r in refs
-            if r.id is None
-            and not any(_names(r, k) for k in known)
-            and not any(fnmatch.fnmatchcase(r.name or "", glob) for glob in deletable)
-        ]
-        if hopeless:
-            raise TasksyncError(
-                "--target names no task of the file, nor one that its prune: section owns: "
-                + ", ".join(hopeless)
-            )
+    check([s.ref for s in specs], refs, match, deletable=deletable)
     return [
         spec
         for spec in specs
@@ -69,12 +53,33 @@ def select(
     ]
 
 
-def check(known: Sequence[TaskRef], refs: Sequence[TaskRef], match: str | None) -> None:
-    """Refuse targets that name none of ``known``, and a glob that matches none of them."""
-    unknown = [r.text for r in refs if not any(_names(r, k) for k in known)]
+def check(
+    known: Sequence[TaskRef],
+    refs: Sequence[TaskRef],
+    match: str | None,
+    *,
+    deletable: Sequence[str] = (),
+) -> None:
+    """Refuse targets that name none of ``known``, and a glob that matches none of them. With
+    ``deletable`` globs (the tasks to delete not known yet), a target whose name one of them
+    matches (or an ID) and the glob are left for later."""
+    unknown = [
+        r.text
+        for r in refs
+        if not any(_names(r, k) for k in known)
+        and not (
+            deletable
+            and (r.id is not None or any(fnmatch.fnmatchcase(r.name or "", g) for g in deletable))
+        )
+    ]
+    if unknown and deletable:
+        raise TasksyncError(
+            "--target names no task of the file, nor one that its prune: section owns: "
+            + ", ".join(unknown)
+        )
     if unknown:
         raise TasksyncError(f"--target names no task of the file: {', '.join(unknown)}")
-    if match is not None and not any(_matches(k, match) for k in known):
+    if match is not None and not deletable and not any(_matches(k, match) for k in known):
         raise TasksyncError(f"--match {match!r} matches no task of the file")
 
 
